@@ -1,0 +1,75 @@
+"""The ordered registry of checks: id, title, where its code lives, and how to run one safely.
+
+Each check is a function `check_xxx(ctx: Context) -> Finding` in a module of this package. It calls
+probes (which read through the host seam) and a pure `evaluate_xxx(facts) -> Finding`. Modules are
+imported only when their check runs, so `check --json` loads no more than it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailcow_wizard.context import Context
+from mailcow_wizard.errors import WizardError
+from mailcow_wizard.model import Finding, Status
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check's stable id, a short title for lists, and the function that runs it."""
+
+    id: str
+    title: str
+    module: str
+    function: str
+
+    def load(self) -> Callable[[Context], Finding]:
+        mod = importlib.import_module(f"mailcow_wizard.checks.{self.module}")
+        return getattr(mod, self.function)
+
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec("arch", "CPU architecture", "resources", "check_arch"),
+    CheckSpec("cpu", "CPU speed", "resources", "check_cpu"),
+    CheckSpec("ram", "Memory", "resources", "check_ram"),
+    CheckSpec("swap", "Swap", "resources", "check_swap"),
+    CheckSpec("disk", "Disk space for Docker", "resources", "check_disk"),
+    CheckSpec("virtualization", "Virtualization", "platform", "check_virtualization"),
+    CheckSpec("os", "Operating system", "platform", "check_os"),
+    CheckSpec("centos8-docker", "CentOS 8 Docker packages", "platform", "check_centos8_docker"),
+    CheckSpec("docker", "Docker and Compose", "docker", "check_docker"),
+    CheckSpec("ports", "mailcow's ports", "ports", "check_ports"),
+    CheckSpec("mail-services", "Other mail services", "services", "check_mail_services"),
+    CheckSpec("ntp", "Clock synchronisation", "clock", "check_ntp"),
+    CheckSpec("mtu", "Network MTU", "network", "check_mtu"),
+    CheckSpec("firewall", "Firewall", "firewall", "check_firewall"),
+    CheckSpec("hetzner-ipv6", "Hetzner cloud-init IPv6", "network", "check_hetzner_ipv6"),
+)
+
+CHECK_IDS: tuple[str, ...] = tuple(spec.id for spec in CHECKS)
+
+
+def get_spec(check_id: str) -> CheckSpec:
+    for spec in CHECKS:
+        if spec.id == check_id:
+            return spec
+    raise KeyError(check_id)
+
+
+def run_check(spec: CheckSpec, ctx: Context) -> Finding:
+    """Run one check; a check that cannot decide becomes `skip` with the reason, never a crash."""
+    try:
+        return spec.load()(ctx)
+    except WizardError as exc:
+        return Finding(spec.id, Status.SKIP, f"Could not check: {exc}", {"error": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - one broken check must not take the report down
+        reason = f"{type(exc).__name__}: {exc}"
+        return Finding(spec.id, Status.SKIP, f"Could not check (internal error: {reason})",
+                       {"error": reason, "internal": True})
+
+
+def run_all(ctx: Context, only: tuple[str, ...] | None = None) -> list[Finding]:
+    """Run every check (or those named) in registry order."""
+    return [run_check(spec, ctx) for spec in CHECKS if only is None or spec.id in only]

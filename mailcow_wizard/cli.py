@@ -1,0 +1,105 @@
+"""Entry point: parses the command line and hands over to one subcommand module.
+
+Subcommands live in `mailcow_wizard.commands.<name>`, each with `add_arguments(parser)` and
+`run(args) -> int`. The Textual app is imported only when the wizard itself starts, so `check`,
+`generate` and `fix` never load Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from mailcow_wizard import __version__
+from mailcow_wizard.errors import EXIT_USAGE, WizardError
+
+SUBCOMMANDS = {
+    "check": "Check this host against mailcow's prerequisites (read-only).",
+    "generate": "Write a validated mailcow.conf without questions.",
+    "fix": "Preview and apply the fix for a failed check.",
+}
+
+EPILOG = """exit codes:
+  0  success (check: nothing failed; fix: the check passes now)
+  1  check: a check failed; fix: the fix ran but the check still fails
+  2  bad input, invalid values, or something that could not run
+"""
+
+
+def add_location_options(parser: argparse.ArgumentParser) -> None:
+    """--root and --mailcow-dir, shared by every subcommand and the wizard."""
+    parser.add_argument(
+        "--root", metavar="DIR",
+        help="read the host's files (/proc, /etc, ...) under DIR instead of /; runs no commands",
+    )
+    parser.add_argument(
+        "--mailcow-dir", metavar="DIR",
+        help="the mailcow-dockerized checkout (default: the current directory when it is one, "
+        "else /opt/mailcow-dockerized)",
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our prefix on errors and exit code 2 (argparse's own default too)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"mailcow-wizard: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mailcow-wizard",
+        description="Checks a Linux host for mailcow: dockerized, fixes what it can with your consent, "
+        "and writes a validated mailcow.conf. Without a subcommand it starts the full-screen wizard.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mailcow-wizard {__version__}")
+    add_location_options(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="walk through everything and show every change; write and run nothing")
+    parser.add_argument("--demo", action="store_true",
+                        help="run against a built-in sample host; writes go to a temporary directory")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help_text in SUBCOMMANDS.items():
+        module = importlib.import_module(f"mailcow_wizard.commands.{name}")
+        sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_location_options(sp)
+        module.add_arguments(sp)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the program; returns the process exit code (never lets a traceback reach the user)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    name = args.command or "wizard"
+    try:
+        module = importlib.import_module(f"mailcow_wizard.commands.{name}")
+        return int(module.run(args))
+    except WizardError as exc:
+        print(f"mailcow-wizard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mailcow-wizard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (e.g. `| head`): not an error worth a message.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the user gets a message, not a traceback
+        if os.environ.get("MAILCOW_WIZARD_DEBUG"):
+            raise
+        print(f"mailcow-wizard: internal error: {type(exc).__name__}: {exc}\n"
+              "Run again with MAILCOW_WIZARD_DEBUG=1 to see the traceback.", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

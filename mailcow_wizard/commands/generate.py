@@ -1,0 +1,15 @@
+"""`mailcow-wizard generate` (being built)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mailcow_wizard.errors import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options yet."""
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UsageError("'generate' is not available in this build yet")

@@ -1,0 +1,86 @@
+"""Where to look: the host, the mailcow checkout, and what an existing mailcow.conf already says."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailcow_wizard.errors import UsageError
+from mailcow_wizard.host import Host
+
+DEFAULT_MAILCOW_DIR = Path("/opt/mailcow-dockerized")
+
+
+def looks_like_mailcow(path: Path) -> bool:
+    """A mailcow-dockerized checkout has a docker-compose.yml that names mailcow's services."""
+    compose = path / "docker-compose.yml"
+    try:
+        with open(compose, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(256 * 1024)
+    except OSError:
+        return False
+    return "mailcow" in head
+
+
+def default_mailcow_dir(cwd: Path | None = None) -> Path:
+    """The current directory when it is a mailcow checkout, else /opt/mailcow-dockerized."""
+    here = cwd or Path.cwd()
+    return here if looks_like_mailcow(here) else DEFAULT_MAILCOW_DIR
+
+
+@dataclass
+class Context:
+    """Everything a check needs to know besides the host's own facts."""
+
+    host: Host
+    mailcow_dir: Path
+    conf: dict[str, str] = field(default_factory=dict)
+    """Values of an existing mailcow.conf (empty when there is none)."""
+
+    @property
+    def conf_path(self) -> Path:
+        return self.mailcow_dir / "mailcow.conf"
+
+
+def read_existing_conf(path: Path) -> dict[str, str]:
+    """The KEY=VALUE pairs of an existing mailcow.conf, read without executing anything."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if key.startswith("export "):
+            key = key[len("export "):].strip()
+        if key.isidentifier():
+            values[key] = value.strip().strip("'\"")
+    return values
+
+
+def make_context(root: str | None = None, mailcow_dir: str | None = None) -> Context:
+    """Build a Context from command-line options, with errors a person can act on."""
+    if root is not None:
+        rp = Path(root)
+        if not rp.exists():
+            raise UsageError(f"--root {root}: no such directory")
+        if not rp.is_dir():
+            raise UsageError(f"--root {root}: not a directory")
+        if not os.access(rp, os.R_OK | os.X_OK):
+            raise UsageError(f"--root {root}: not readable")
+        host = Host(rp)
+    else:
+        host = Host()
+    if mailcow_dir is not None:
+        md = Path(mailcow_dir).expanduser()
+        if md.exists() and not md.is_dir():
+            raise UsageError(f"--mailcow-dir {mailcow_dir}: not a directory")
+        md = md.absolute()
+    else:
+        md = default_mailcow_dir()
+    return Context(host=host, mailcow_dir=md, conf=read_existing_conf(md / "mailcow.conf"))

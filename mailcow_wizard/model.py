@@ -1,0 +1,40 @@
+"""Findings: what a check says about the host, in one stable shape for the report, JSON and the TUI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Outcome of a check. `skip` means the check could not decide (the reason is in the summary)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict: what is wrong, why it matters (details), and what to do (remedy)."""
+
+    id: str
+    status: Status
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    remedy: str = ""
+    fix: str | None = None
+    """Id of the automatic fix that repairs this, or None when there is none (or nothing to fix)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `check --json` (stable: version 1)."""
+        return {
+            "id": self.id,
+            "status": str(self.status),
+            "summary": self.summary,
+            "details": self.details,
+            "remedy": self.remedy,
+            "fix": self.fix,
+        }
