@@ -1,0 +1,131 @@
+"""The `ports` check: is anything already listening where mailcow wants to publish its ports?"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mailcow_wizard.context import Context
+from mailcow_wizard.mailcow import BIND_VARIABLES, published_ports
+from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.probes.ports import (
+    Conflict,
+    ListenerScan,
+    conflicts,
+    free_ports_near,
+    is_mailcow,
+    probe_listeners,
+)
+
+MAIL_PORT_VARIABLES = frozenset({"SMTP_PORT", "SMTPS_PORT", "SUBMISSION_PORT", "IMAP_PORT", "IMAPS_PORT",
+                                 "POP_PORT", "POPS_PORT", "SIEVE_PORT"})
+"""Ports other mail servers and clients expect on their standard numbers: moving these hurts."""
+
+
+def _owner_text(c: Conflict) -> str:
+    lst = c.listener
+    if not lst.owner_known:
+        return "a process that cannot be seen (run as root to see which)"
+    name = lst.process or "a process"
+    return f"{name} (pid {lst.pid})"
+
+
+def _where(address: str | None) -> str:
+    return "every address" if address is None else address
+
+
+def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int]],
+            alternatives: Mapping[int, list[int]]) -> str:
+    """What to do, per port: stop the other program (exact command), or move mailcow's port."""
+    lines: list[str] = []
+    done_owner: set[tuple[int | None, str | None]] = set()
+    for c in found:
+        lst = c.listener
+        key = (lst.pid, lst.unit)
+        if key in done_owner and lst.owner_known:
+            continue
+        done_owner.add(key)
+        if lst.unit:
+            lines.append(f"Stop and disable {lst.unit} (it holds port {lst.port}): "
+                         f"systemctl disable --now {lst.unit}")
+        elif lst.process == "docker-proxy":
+            lines.append(f"Port {lst.port} is published by another Docker container: find it with "
+                         f"`docker ps --filter publish={lst.port}` and stop it (docker stop CONTAINER).")
+        elif lst.owner_known:
+            lines.append(f"Stop {lst.process or 'the program'} (pid {lst.pid}) on port {lst.port} and keep "
+                         f"it from starting again: kill {lst.pid}, then remove or disable what starts it.")
+        else:
+            lines.append(f"Find who holds port {lst.port}: sudo ss -tlnp 'sport = :{lst.port}' "
+                         "(or run this check as root), then stop that program.")
+    for variable in sorted({c.variable for c in found}, key=lambda v: published[v][1]):
+        address, port = published[variable]
+        alts = alternatives.get(port) or []
+        if not alts:
+            continue
+        alt = alts[0]
+        if address is None or variable in BIND_VARIABLES:
+            value = str(alt)  # HTTP(S) keep their address in HTTP_BIND / HTTPS_BIND
+        elif ":" in address:
+            value = f"[{address}]:{alt}"
+        else:
+            value = f"{address}:{alt}"
+        move = f"Or move mailcow's {variable} to a free port with {variable}={value} in mailcow.conf"
+        if variable in MAIL_PORT_VARIABLES:
+            lines.append(f"{move} (mail servers and clients expect port {port}, so only do this "
+                         "behind something that forwards it).")
+        else:
+            lines.append(f"{move} (for example behind a reverse proxy).")
+    return "\n".join(lines)
+
+
+def evaluate_ports(scan: ListenerScan, published: Mapping[str, tuple[str | None, int]],
+                   conf: Mapping[str, str] | None = None,
+                   alternatives: Mapping[int, list[int]] | None = None) -> Finding:
+    """The verdict from the listeners found (pure): fail on any conflict, pass otherwise."""
+    ports = sorted({port for _, port in published.values()})
+    found = conflicts(scan.listeners, published, conf)
+    mine = [lst for lst in scan.listeners if lst.port in ports and is_mailcow(lst, conf)]
+    details: dict[str, object] = {
+        "conflicts": [c.to_dict() for c in found],
+        "mailcow": [lst.to_dict() for lst in mine],
+        "checked": ports,
+        "ports": {var: {"address": addr, "port": port} for var, (addr, port) in published.items()},
+        "source": scan.source,
+        "owner": "pid is the top-most process of the fork tree seen holding the socket; "
+                 "pids lists every holder seen",
+    }
+    if scan.fallback_reason:
+        details["fallback_reason"] = scan.fallback_reason
+    if not scan.owners_visible:
+        details["owners_visible"] = False
+    if found:
+        parts = []
+        for c in found:
+            at = f" on {c.listener.address}" if c.listener.address not in ("0.0.0.0", "::") else ""
+            parts.append(f"port {c.listener.port} ({c.variable}) is taken by {_owner_text(c)}{at}")
+        unique = list(dict.fromkeys(parts))
+        summary = "; ".join(unique[:3]) + (f"; and {len(unique) - 3} more" if len(unique) > 3 else "")
+        remedy = _remedy(found, published, alternatives or {})
+        return Finding("ports", Status.FAIL, summary[0].upper() + summary[1:], details, remedy, fix="ports")
+    summary = f"All {len(ports)} mailcow ports are free"
+    if mine:
+        mine_ports = sorted({lst.port for lst in mine})
+        summary = (f"mailcow itself already publishes port{'s' if len(mine_ports) > 1 else ''} "
+                   f"{', '.join(map(str, mine_ports))}; no other program holds a mailcow port")
+    return Finding("ports", Status.PASS, summary, details)
+
+
+def check_ports(ctx: Context) -> Finding:
+    """Look at every listener on mailcow's ports (configured ones when a mailcow.conf exists)."""
+    published = published_ports(ctx.conf)
+    ports = {port for _, port in published.values()}
+    scan = probe_listeners(ctx.host, ports)
+    finding = evaluate_ports(scan, published, ctx.conf)
+    if finding.status is not Status.FAIL:
+        return finding
+    used = set(ports) | {lst.port for lst in scan.listeners}
+    alternatives: dict[int, list[int]] = {}
+    for c in conflicts(scan.listeners, published, ctx.conf):
+        port = c.listener.port
+        if port not in alternatives:
+            alternatives[port] = free_ports_near(ctx.host, port, 1, exclude=used)
+    return evaluate_ports(scan, published, ctx.conf, alternatives)
