@@ -1,0 +1,149 @@
+"""Fix `ntp`: get the clock synchronised with the time daemon the host already has.
+
+systemd-timesyncd: set `NTP=` in the `[Time]` section of /etc/systemd/timesyncd.conf (every other line
+kept), then `timedatectl set-ntp true`. chrony installed: never add a second daemon; make sure it has
+sources and is enabled. No systemd running (a container, or another init): nothing can be switched on
+from here, and the plan says what to do instead.
+"""
+
+from __future__ import annotations
+
+from mailcow_wizard.context import Context
+from mailcow_wizard.fixes.base import Command, FileEdit, FixOptions, Plan, decode, file_edit
+from mailcow_wizard.host import Host
+
+TIMESYNCD_CONF = "/etc/systemd/timesyncd.conf"
+DEFAULT_SERVERS = ("0.pool.ntp.org", "1.pool.ntp.org", "2.pool.ntp.org", "3.pool.ntp.org")
+CHRONY_CONFS = ("/etc/chrony/chrony.conf", "/etc/chrony.conf")
+UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+TIMESYNCD_BINARIES = ("/usr/lib/systemd/systemd-timesyncd", "/lib/systemd/systemd-timesyncd")
+TITLE = "Synchronise the clock over NTP"
+
+
+def systemd_running(host: Host) -> bool:
+    """systemd's own test (sd_booted): /run/systemd/system exists only when systemd is PID 1."""
+    return host.is_dir("/run/systemd/system")
+
+
+def set_ntp_servers(text: str | None, servers: tuple[str, ...], replace_existing: bool) -> str:
+    """timesyncd.conf with `NTP=servers` in [Time]; every other line (comments too) stays as it was.
+
+    An active non-empty NTP= line is kept unless `replace_existing` (the person named servers).
+    A commented `#NTP=` keeps its place; the setting goes right after it.
+    """
+    wanted = "NTP=" + " ".join(servers)
+    if text is None:
+        return "# NTP servers set by mailcow-wizard\n[Time]\n" + wanted + "\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == "[Time]"), None)
+    if start is None:
+        sep = "" if not text or text.endswith("\n") else "\n"
+        blank = "\n" if text.strip() else ""
+        return text + sep + blank + "[Time]\n" + wanted + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    active = commented = None
+    for i in range(start + 1, end):
+        s = lines[i].strip()
+        key = s.partition("=")[0].strip()
+        if key == "NTP" and "=" in s:
+            active = i
+        elif s.startswith(("#", ";")) and s.lstrip("#; \t").partition("=")[0].strip() == "NTP" and "=" in s:
+            commented = i if commented is None else commented
+    if active is not None:
+        value = lines[active].strip().partition("=")[2].strip()
+        if value and not replace_existing:
+            return text
+        eol = "\n" if lines[active].endswith("\n") else ""
+        lines[active] = wanted + eol
+        return "".join(lines)
+    at = (commented if commented is not None else start) + 1
+    if not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    lines.insert(at, wanted + "\n")
+    return "".join(lines)
+
+
+def has_chrony_sources(text: str) -> bool:
+    """True when chrony.conf names at least one server, pool or peer (sourcedir alone may be empty)."""
+    for raw in text.splitlines():
+        words = raw.split("#", 1)[0].split()
+        if words and words[0] in ("server", "pool", "peer") and len(words) > 1:
+            return True
+    return False
+
+
+def chrony_unit(host: Host, conf: str) -> str:
+    """Debian calls the unit `chrony`, Red Hat `chronyd`; look for the unit file, else guess from the conf."""
+    for unit in ("chrony", "chronyd"):
+        if any(host.exists(f"{d}/{unit}.service") for d in UNIT_DIRS):
+            return unit
+    return "chronyd" if conf == "/etc/chrony.conf" else "chrony"
+
+
+def _chrony_plan(host: Host, conf: str, options: FixOptions) -> Plan:
+    text_raw = host.read_bytes(conf)
+    text = decode(text_raw)
+    unit = chrony_unit(host, conf)
+    steps: list[FileEdit | Command] = []
+    if not has_chrony_sources(text) or options.servers:
+        servers = options.servers or ("pool.ntp.org",)
+        kind = "pool" if servers == ("pool.ntp.org",) else "server"
+        missing = [s for s in servers if not any(
+            ln.split("#", 1)[0].split()[1:2] == [s] for ln in text.splitlines())]
+        if missing:
+            sep = "" if not text or text.endswith("\n") else "\n"
+            added = "".join(f"{kind} {s} iburst\n" for s in missing)
+            steps.append(file_edit(host, conf, text + sep + "# NTP sources added by mailcow-wizard\n" + added,
+                                   "give chrony time sources"))
+    steps.append(Command(("systemctl", "enable", "--now", unit), "start chrony now and at every boot"))
+    if steps and isinstance(steps[0], FileEdit):
+        steps.append(Command(("systemctl", "restart", unit), "make chrony read its new sources"))
+    return Plan("ntp", TITLE, tuple(steps), notes=(
+        "chrony is installed, so it stays the only time daemon (no systemd-timesyncd is added).",))
+
+
+def _no_systemd_plan(host: Host) -> Plan:
+    init = (host.read_text_or_none("/proc/1/comm") or "").strip() or "unknown"
+    container = host.exists("/.dockerenv") or host.exists("/run/.containerenv")
+    why = (f"systemd is not running on this system (process 1 is '{init}'), so `timedatectl` cannot "
+           "switch time synchronisation on.")
+    if container:
+        manual = ("This looks like a container: its clock is the clock of the machine it runs on. "
+                  "Synchronise that machine's clock (on a systemd host: `timedatectl set-ntp true`), "
+                  "and install mailcow on a full virtual machine or a physical host, not in a container.")
+    else:
+        manual = ("What you can do instead: install an NTP daemon and start it with this system's init, "
+                  "for example:\n  apt-get install chrony    (or: dnf install chrony)\n"
+                  "  service chrony start       (or your init system's equivalent)\n"
+                  "then run `mailcow-wizard check --only ntp` again.")
+    return Plan("ntp", TITLE, blocked=why, manual=manual)
+
+
+def plan(ctx: Context, options: FixOptions) -> Plan:
+    """What to change so the clock synchronises; see the module docstring for the three cases."""
+    host = ctx.host
+    if not systemd_running(host):
+        return _no_systemd_plan(host)
+    conf = next((c for c in CHRONY_CONFS if host.exists(c)), None)
+    if conf is not None or host.which("chronyd"):
+        if conf is None:
+            return Plan("ntp", TITLE, blocked="chronyd is installed but has no chrony.conf",
+                        manual="Reinstall chrony so that it has its configuration file, then run the fix again.")
+        return _chrony_plan(host, conf, options)
+    servers = options.servers or DEFAULT_SERVERS
+    current_raw = host.read_bytes(TIMESYNCD_CONF) if host.exists(TIMESYNCD_CONF) else None
+    current = decode(current_raw) if current_raw is not None else None
+    steps: list[FileEdit | Command] = []
+    new = set_ntp_servers(current, servers, replace_existing=bool(options.servers))
+    if new != current:
+        steps.append(file_edit(host, TIMESYNCD_CONF, new, "name the NTP servers systemd-timesyncd uses"))
+    if not any(host.exists(b) for b in TIMESYNCD_BINARIES):
+        installer = ("apt-get", "install", "-y", "systemd-timesyncd") if host.which("apt-get") else (
+            "dnf", "install", "-y", "systemd-timesyncd")
+        steps.append(Command(installer, "install systemd-timesyncd (no time daemon is installed)", 600.0))
+    steps.append(Command(("timedatectl", "set-ntp", "true"), "switch time synchronisation on"))
+    if steps and isinstance(steps[0], FileEdit):
+        steps.append(Command(("systemctl", "restart", "systemd-timesyncd"),
+                             "make systemd-timesyncd read the new servers"))
+    return Plan("ntp", TITLE, tuple(steps), notes=(
+        "The first synchronisation can take a minute; verification waits for it.",))
