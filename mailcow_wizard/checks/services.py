@@ -1,0 +1,76 @@
+"""Check `mail-services`: another MTA or IMAP server on the host besides mailcow's own.
+
+Verdict: *warn*, whether the other server is only installed or also running. A running one that
+holds a mailcow port is a hard conflict, and the `ports` check already fails for that with the pid
+and the variable; this check catches the rest (installed but stopped, or running on other ports),
+which does not stop mailcow from starting but will deliver or bounce mail behind its back and will
+take port 25 again after the next reboot or package upgrade.
+"""
+
+from __future__ import annotations
+
+from mailcow_wizard.context import Context
+from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.probes.services import MailService, probe_mail_services
+
+CHECK_ID = "mail-services"
+
+
+def _remedy_lines(svc: MailService) -> list[str]:
+    unit = svc.unit or f"{svc.name}.service"
+    if svc.name == "postfix" and svc.unit and svc.unit.startswith("postfix@"):
+        unit = "postfix.service"
+    lines: list[str] = []
+    if svc.running:
+        lines.append(f"  systemctl disable --now {unit}"
+                     + (f"    # without systemd: kill {svc.pid}" if svc.pid else ""))
+    else:
+        lines.append(f"  systemctl disable {unit}")
+    if svc.package:
+        lines.append(f"  apt-get purge {svc.package}")
+    return lines
+
+
+def evaluate_mail_services(services: list[MailService], notes: list[str] | None = None) -> Finding:
+    """Turn what the probe found into a finding (pure)."""
+    notes = notes or []
+    present = [s for s in services if s.installed or s.running]
+    leftovers = [s for s in services if not (s.installed or s.running)]
+    details = {
+        "services": [s.to_dict() for s in present],
+        "leftover_config": [{"name": s.name, "config": s.config, "signals": s.signals} for s in leftovers],
+        "notes": notes,
+    }
+    if not present:
+        summary = "No other mail server (Postfix, Exim, Sendmail, Dovecot, Courier ...) is installed"
+        if leftovers:
+            summary += f" (old configuration of {', '.join(s.name for s in leftovers)} left behind)"
+        if notes:
+            summary += f"; note: {notes[0]}"
+        return Finding(CHECK_ID, Status.PASS, summary, details)
+
+    running = [s for s in present if s.running]
+    parts = []
+    for s in present:
+        if s.running:
+            where = f"pid {s.pid}" + (f", {s.unit}" if s.unit else "")
+            parts.append(f"{s.name} is running ({where})")
+        else:
+            parts.append(f"{s.name} is installed but not running")
+    summary = "; ".join(parts) + " - mailcow brings its own mail servers, remove this one"
+    remedy_lines = [
+        "mailcow runs its own Postfix and Dovecot in containers. Another mail server on the host takes",
+        "port 25 or 143 (now or after the next reboot or upgrade) or handles mail mailcow should get.",
+        "Stop it, keep it from starting again, and remove it:",
+    ]
+    for s in present:
+        remedy_lines.extend(_remedy_lines(s))
+    if running:
+        remedy_lines.append("Then check that nothing listens on mailcow's ports: ss -tlpn")
+    return Finding(CHECK_ID, Status.WARN, summary, details, "\n".join(remedy_lines), fix=CHECK_ID)
+
+
+def check_mail_services(ctx: Context) -> Finding:
+    """Look for other MTAs and IMAP servers on the host."""
+    services, notes = probe_mail_services(ctx.host)
+    return evaluate_mail_services(services, notes)

@@ -1,0 +1,308 @@
+"""Other mail servers on the host (installed or running), and the small process/unit helpers they need.
+
+mailcow brings its own Postfix and Dovecot in containers. A second MTA or IMAP server on the host
+either holds a port mailcow needs (the `ports` check reports that) or quietly delivers mail behind
+mailcow's back, so we look for one even when it is not listening yet. Signals: the program on disk
+(`which`), the dpkg database, a config directory left behind, and a process in /proc (with its
+systemd unit from /proc/PID/cgroup). Everything is read through the Host, so a fixture tree with its
+own /proc works exactly like the running machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.host import Host
+
+DPKG_STATUS = "/var/lib/dpkg/status"
+DPKG_READ_LIMIT = 64 * 1024 * 1024
+"""A desktop's dpkg database runs to several MiB; read it whole instead of the Host's default cap."""
+
+
+# -- processes and units -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Process:
+    """One entry of the process table: pid, kernel short name (comm, 15 chars) and what it runs."""
+
+    pid: int
+    comm: str
+    exe: str | None = None
+    cmdline: str = ""
+
+
+def parse_cgroup_unit(text: str) -> str | None:
+    """The systemd unit a process belongs to, from /proc/PID/cgroup (v1 or v2); None outside units.
+
+    `0::/system.slice/postfix.service` gives `postfix.service`. In a container the path is often
+    just `/`, which names no unit.
+    """
+    if "\x00" in text:
+        raise ParseError("cgroup file contains binary data")
+    unit: str | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            raise ParseError(f"malformed cgroup line: {line[:80]!r}")
+        _, controllers, path = parts
+        # cgroup v2 (empty controller list) or v1's name=systemd hierarchy carry the unit.
+        if controllers not in ("", "name=systemd"):
+            continue
+        for component in reversed(path.split("/")):
+            if component.endswith((".service", ".scope", ".socket")):
+                unit = component
+                break
+        if unit:
+            return unit
+    return unit
+
+
+def list_processes(host: Host, names: Iterable[str] | None = None) -> list[Process]:
+    """Processes in the host's /proc (live, or a fixture's), optionally only those with a wanted comm.
+
+    Processes that vanish while we look, or whose files we may not read, are passed over: the
+    table is a snapshot and nothing here is worth a crash.
+    """
+    wanted = set(names) if names is not None else None
+    found: list[Process] = []
+    try:
+        entries = host.listdir("/proc")
+    except ProbeError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            comm = host.read_text(f"/proc/{entry}/comm", limit=256).strip()
+        except ProbeError:
+            continue
+        if wanted is not None and comm not in wanted:
+            continue
+        exe = host.readlink(f"/proc/{entry}/exe")
+        try:
+            cmdline = host.read_text(f"/proc/{entry}/cmdline", limit=4096).replace("\x00", " ").strip()
+        except ProbeError:
+            cmdline = ""
+        found.append(Process(int(entry), comm, exe, cmdline))
+    return found
+
+
+def process_unit(host: Host, pid: int) -> str | None:
+    """The systemd unit of a process, or None when it has none or its cgroup file cannot be read."""
+    try:
+        return parse_cgroup_unit(host.read_text(f"/proc/{pid}/cgroup", limit=16384))
+    except (ProbeError, ParseError):
+        return None
+
+
+def systemd_running(host: Host) -> bool:
+    """Whether systemd is the init system (what sd_booted() asks): /run/systemd/system exists."""
+    return host.is_dir("/run/systemd/system")
+
+
+def init_name(host: Host) -> str | None:
+    """The name of PID 1 (systemd, init, tini, bash ...), or None when it cannot be read."""
+    try:
+        return host.read_text("/proc/1/comm", limit=256).strip() or None
+    except ProbeError:
+        return None
+
+
+def unit_active(host: Host, unit: str) -> bool | None:
+    """`systemctl is-active UNIT` on a host where systemd runs; None when that cannot be asked."""
+    if not host.can_run or (host.live and not systemd_running(host)):
+        return None
+    res = host.run(["systemctl", "is-active", unit], timeout=5.0)
+    if res is None:
+        return None
+    state = res.stdout.strip().splitlines()[0] if res.stdout.strip() else ""
+    if state in ("active", "reloading", "activating"):
+        return True
+    if state in ("inactive", "failed", "unknown", "deactivating"):
+        return False
+    return None
+
+
+def unit_enabled_on_disk(host: Host, unit: str) -> bool:
+    """Whether UNIT is enabled, read from the wants/ symlinks under /etc/systemd/system (no systemd)."""
+    base = "/etc/systemd/system"
+    for target in host.listdir(base):
+        if target.endswith((".wants", ".requires")) and host.exists(f"{base}/{target}/{unit}"):
+            return True
+    return False
+
+
+# -- dpkg --------------------------------------------------------------------------------------------
+
+def parse_dpkg_status(text: str, wanted: Iterable[str] | None = None) -> dict[str, str]:
+    """Package -> Status field from /var/lib/dpkg/status (only the wanted packages, when given)."""
+    if "\x00" in text:
+        raise ParseError(f"{DPKG_STATUS} contains binary data")
+    want = set(wanted) if wanted is not None else None
+    result: dict[str, str] = {}
+    for stanza in text.split("\n\n"):
+        if not stanza.strip():
+            continue
+        package = status = None
+        for line in stanza.splitlines():
+            if line.startswith("Package:"):
+                package = line[8:].strip()
+            elif line.startswith("Status:"):
+                status = line[7:].strip()
+            if package is not None and status is not None:
+                break
+        if package is None:
+            raise ParseError(f"{DPKG_STATUS}: a stanza without a Package field")
+        if want is not None and package not in want:
+            continue
+        if status is not None:
+            result[package] = status
+    return result
+
+
+def dpkg_installed(status: str) -> bool:
+    """dpkg's `install ok installed` (and half-configured states still on disk) count as installed."""
+    parts = status.split()
+    return len(parts) == 3 and parts[2] in ("installed", "half-configured", "unpacked", "triggers-awaited",
+                                             "triggers-pending", "half-installed")
+
+
+# -- mail services ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MailServiceSpec:
+    """How to recognise one mail server: its programs, packages, config paths, process names, units."""
+
+    name: str
+    kind: str
+    """"MTA" (SMTP server) or "IMAP/POP3" server; shown to the admin."""
+    binaries: tuple[str, ...]
+    packages: tuple[str, ...]
+    config: tuple[str, ...]
+    comms: tuple[str, ...]
+    units: tuple[str, ...]
+    exe_hints: tuple[str, ...] = ()
+    """For generic process names (Postfix's `master`), words one of which the exe path or command line
+    must contain."""
+
+
+MAIL_SERVICES: tuple[MailServiceSpec, ...] = (
+    MailServiceSpec("postfix", "MTA", ("postfix",), ("postfix",), ("/etc/postfix",),
+                    ("master",), ("postfix.service", "postfix@-.service"), exe_hints=("postfix",)),
+    MailServiceSpec("exim4", "MTA", ("exim4", "exim"),
+                    ("exim4-daemon-light", "exim4-daemon-heavy", "exim4-base", "exim"),
+                    ("/etc/exim4", "/etc/exim"), ("exim4", "exim"), ("exim4.service", "exim.service")),
+    MailServiceSpec("sendmail", "MTA", ("sendmail-mta",), ("sendmail-bin", "sendmail"),
+                    ("/etc/mail/sendmail.cf",), ("sendmail",), ("sendmail.service",),
+                    exe_hints=("sm.bin", "sendmail-mta", "sendmail: MTA")),
+    MailServiceSpec("opensmtpd", "MTA", ("smtpd", "smtpctl"), ("opensmtpd",), ("/etc/smtpd.conf",
+                    "/etc/opensmtpd/smtpd.conf"), ("smtpd",), ("opensmtpd.service",)),
+    MailServiceSpec("dovecot", "IMAP/POP3", ("dovecot",), ("dovecot-core",), ("/etc/dovecot",),
+                    ("dovecot",), ("dovecot.service",)),
+    MailServiceSpec("courier", "MTA/IMAP", ("courier", "couriertcpd", "courierlogger"),
+                    ("courier-imap", "courier-mta", "courier-pop", "courier-base"), ("/etc/courier",),
+                    ("couriertcpd", "courierlogger", "courier"),
+                    ("courier-imap.service", "courier-mta.service", "courier-authdaemon.service")),
+    MailServiceSpec("cyrus", "IMAP/POP3", ("cyrmaster", "cyrus-master"), ("cyrus-imapd",),
+                    ("/etc/cyrus.conf",), ("cyrmaster", "cyrus-master"), ("cyrus-imapd.service",)),
+)
+"""The mail servers we look for. `/usr/sbin/sendmail` alone means nothing: every MTA installs one."""
+
+
+@dataclass
+class MailService:
+    """What we found of one mail server on the host."""
+
+    name: str
+    kind: str
+    installed: bool
+    running: bool
+    pid: int | None = None
+    unit: str | None = None
+    package: str | None = None
+    binary: str | None = None
+    config: str | None = None
+    signals: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _read_dpkg(host: Host, wanted: set[str]) -> tuple[dict[str, str] | None, str | None]:
+    """dpkg states of the wanted packages; (None, reason) when the database is there but unusable."""
+    try:
+        text = host.read_text_or_none(DPKG_STATUS, limit=DPKG_READ_LIMIT)
+    except ProbeError as exc:
+        return None, str(exc)
+    if text is None:
+        return {}, None
+    try:
+        return parse_dpkg_status(text, wanted), None
+    except ParseError as exc:
+        return None, str(exc)
+
+
+def _exe_matches(proc: Process, hints: tuple[str, ...]) -> bool:
+    if not hints:
+        return True
+    return any(h in (proc.exe or "") or h in proc.cmdline for h in hints)
+
+
+def probe_mail_services(host: Host) -> tuple[list[MailService], list[str]]:
+    """Every known mail server with any sign of life, and notes on what could not be read.
+
+    Returns only services with at least one signal (binary, package, config or process). The notes
+    name sources that were unreadable, so a clean result from a half-readable host is not trusted
+    blindly.
+    """
+    notes: list[str] = []
+    wanted = {p for spec in MAIL_SERVICES for p in spec.packages}
+    dpkg, dpkg_error = _read_dpkg(host, wanted)
+    if dpkg_error:
+        notes.append(f"dpkg database not usable: {dpkg_error}")
+    comms = {c for spec in MAIL_SERVICES for c in spec.comms}
+    procs = list_processes(host, comms)
+    if not host.exists("/proc/1"):
+        notes.append("no process table to look at (no /proc under this root)")
+
+    found: list[MailService] = []
+    for spec in MAIL_SERVICES:
+        svc = MailService(spec.name, spec.kind, installed=False, running=False)
+        for b in spec.binaries:
+            path = host.which(b)
+            if path:
+                svc.binary = path
+                svc.installed = True
+                svc.signals.append(f"program {path}")
+                break
+        for pkg in spec.packages:
+            state = (dpkg or {}).get(pkg)
+            if state and dpkg_installed(state):
+                svc.package = pkg
+                svc.installed = True
+                svc.signals.append(f"dpkg package {pkg} ({state})")
+                break
+            if state and svc.package is None and "config-files" in state:
+                svc.signals.append(f"dpkg package {pkg} removed, configuration kept")
+        for cfg in spec.config:
+            if host.exists(cfg):
+                svc.config = cfg
+                svc.signals.append(f"configuration {cfg}")
+                break
+        matching = [p for p in procs if p.comm in spec.comms and _exe_matches(p, spec.exe_hints)]
+        if matching:
+            main = min(matching, key=lambda p: p.pid)
+            svc.running = True
+            svc.installed = True
+            svc.pid = main.pid
+            svc.unit = process_unit(host, main.pid)
+            svc.signals.append(f"process {main.comm} (pid {main.pid})")
+        if svc.signals:
+            found.append(svc)
+    return found, notes
