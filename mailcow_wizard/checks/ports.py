@@ -8,6 +8,7 @@ from mailcow_wizard.context import Context
 from mailcow_wizard.mailcow import BIND_VARIABLES, published_ports
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.ports import (
+    DOCKER_PROXY,
     Conflict,
     ListenerScan,
     conflicts,
@@ -44,12 +45,12 @@ def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int
         if key in done_owner and lst.owner_known:
             continue
         done_owner.add(key)
-        if lst.unit:
-            lines.append(f"Stop and disable {lst.unit} (it holds port {lst.port}): "
-                         f"systemctl disable --now {lst.unit}")
-        elif lst.process == "docker-proxy":
+        if lst.process == DOCKER_PROXY:  # never advise stopping docker.service itself
             lines.append(f"Port {lst.port} is published by another Docker container: find it with "
                          f"`docker ps --filter publish={lst.port}` and stop it (docker stop CONTAINER).")
+        elif lst.unit:
+            lines.append(f"Stop and disable {lst.unit} (it holds port {lst.port}): "
+                         f"systemctl disable --now {lst.unit}")
         elif lst.owner_known:
             lines.append(f"Stop {lst.process or 'the program'} (pid {lst.pid}) on port {lst.port} and keep "
                          f"it from starting again: kill {lst.pid}, then remove or disable what starts it.")
