@@ -44,9 +44,12 @@ class Route:
 
 def _hex(value: str, what: str) -> int:
     try:
-        return int(value, 16)
+        number = int(value, 16)
     except ValueError as exc:
         raise ParseError(f"{what}: {value[:40]!r} is not a hexadecimal number") from exc
+    if number < 0:  # int() takes a sign; the kernel never writes one
+        raise ParseError(f"{what}: {value[:40]!r} is negative")
+    return number
 
 
 def parse_proc_net_route(text: str) -> list[Route]:
@@ -106,7 +109,7 @@ def default_route(routes: list[Route]) -> Route | None:
 def parse_mtu(text: str) -> int:
     """The contents of /sys/class/net/IFACE/mtu (a decimal number, 68 .. 65536 and a bit above)."""
     value = text.strip()
-    if not value.isdigit():
+    if not value.isascii() or not value.isdigit():  # isdigit() alone accepts '²', which int() refuses
         raise ParseError(f"MTU {value[:40]!r} is not a number")
     mtu = int(value)
     if not 68 <= mtu <= 1 << 20:
