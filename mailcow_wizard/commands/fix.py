@@ -1,15 +1,139 @@
-"""`mailcow-wizard fix` (being built)."""
+"""`mailcow-wizard fix ID`: show the plan, ask, apply, and prove it by re-running the check.
+
+Exit codes: 0 the check passes afterwards (or --dry-run showed the plan), 1 the fix ran but the check
+still does not pass, 2 the fix could not run (unknown id, blocked here, needs root, no consent, a step
+failed, or no automatic fix exists and the check fails).
+
+Under --root DIR every edited file lies below DIR (and so does the default mailcow directory,
+DIR/opt/mailcow-dockerized); commands are listed as skipped. Writing there needs no root.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from mailcow_wizard.errors import UsageError
+from mailcow_wizard.checks import CHECK_IDS
+from mailcow_wizard.context import DEFAULT_MAILCOW_DIR, Context, make_context
+from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from mailcow_wizard.fixes import FIXES, FixOptions, Outcome, apply, get_fix, plan_fix, verify, write_log
+from mailcow_wizard.fixes.base import may_change
+from mailcow_wizard.model import Status
+
+CHOICES = ("stop", "move", "bind")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options yet."""
+    parser.add_argument("id", metavar="ID", help=f"the check to fix ({', '.join(FIXES)})")
+    parser.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    parser.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
+                        help="show the plan and change nothing")
+    parser.add_argument("--wait", type=float, metavar="SECONDS",
+                        help="how long verification may wait for the check to pass (ntp: 30 s)")
+    g = parser.add_argument_group("ports and mail-services")
+    g.add_argument("--choice", choices=CHOICES,
+                   help="stop: disable the other service (systemctl disable --now UNIT); "
+                   "move: give mailcow other ports in mailcow.conf; bind: bind mailcow to another address")
+    g.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
+                   help="mailcow.conf value for --choice move/bind, e.g. SMTP_PORT=2525 or "
+                   "HTTP_BIND=10.0.0.2 (repeatable; without it free ports are suggested and used)")
+    g = parser.add_argument_group("ntp, mtu, swap, hetzner-ipv6")
+    g.add_argument("--servers", metavar="'HOST ...'", help="ntp: the NTP servers (default: pool.ntp.org)")
+    g.add_argument("--mtu", type=int, metavar="N", help="mtu: the MTU to use (default: the uplink's)")
+    g.add_argument("--swap-size", type=int, metavar="MIB",
+                   help="swap: size in MiB (default: from RAM and disk)")
+    g.add_argument("--swap-file", default="/swapfile", metavar="PATH",
+                   help="swap: the file (default /swapfile)")
+    g.add_argument("--keep-cloud-network", action="store_true",
+                   help="hetzner-ipv6: do not switch cloud-init's network configuration off")
+
+
+def _options(args: argparse.Namespace) -> FixOptions:
+    sets: dict[str, str] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected VAR=VALUE, e.g. SMTP_PORT=2525")
+        sets[key.strip()] = value.strip()
+    if sets and args.choice not in (None, "move", "bind"):
+        raise UsageError("--set goes with --choice move or --choice bind")
+    choice = args.choice or ("move" if sets else None)
+    return FixOptions(choice=choice, sets=sets,
+                      servers=tuple(args.servers.split()) if args.servers else (),
+                      mtu=args.mtu, swap_mib=args.swap_size, swap_file=args.swap_file,
+                      disable_cloud_network=not args.keep_cloud_network)
+
+
+def make_fix_context(root: str | None, mailcow_dir: str | None) -> Context:
+    """make_context, but under --root the default mailcow directory lies below the root too."""
+    if root is not None and mailcow_dir is None:
+        mailcow_dir = str(Path(root) / str(DEFAULT_MAILCOW_DIR).lstrip("/"))
+    return make_context(root, mailcow_dir)
+
+
+def _confirm(question: str) -> bool:
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'fix' is not available in this build yet")
+    fix_id = args.id
+    if fix_id not in FIXES:
+        known = ", ".join(i for i in CHECK_IDS if i in FIXES)
+        raise UsageError(f"unknown check id {fix_id!r} (known: {known})")
+    spec = get_fix(fix_id)
+    options = _options(args)
+    ctx = make_fix_context(args.root, args.mailcow_dir)
+    dry_run = bool(getattr(args, "dry_run", False))
+    plan = plan_fix(fix_id, ctx, options)
+    out = sys.stdout
+    out.write(plan.render())
+    out.flush()
+
+    if not plan.automatic or plan.blocked:
+        write_log(f"fix {fix_id} (plan only, {ctx.host!r})", plan.render(), ctx.host)
+        if not plan.automatic:
+            result = verify(fix_id, ctx)
+            out.write("\n" + result.render())
+            return EXIT_OK if result.passed else EXIT_USAGE
+        print("\nThe fix could not be applied here; nothing was changed.", file=sys.stderr)
+        return EXIT_USAGE
+    if dry_run:
+        write_log(f"fix {fix_id} (dry run, {ctx.host!r})", plan.render(), ctx.host)
+        out.write("\nDry run: nothing was changed.\n")
+        return EXIT_OK
+    if plan.nothing_to_do:
+        result = verify(fix_id, ctx)
+        out.write("\n" + result.render())
+        return EXIT_OK if result.passed else EXIT_FAILED
+    if not may_change(ctx.host):
+        applied = apply(plan, ctx.host)
+        out.write("\n" + applied.render())
+        return EXIT_USAGE
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("mailcow-wizard: error: not applying without confirmation; run in a terminal, "
+                  "or pass --yes to apply the plan shown above", file=sys.stderr)
+            return EXIT_USAGE
+        if not _confirm("\nApply these changes?"):
+            out.write("Nothing was changed.\n")
+            return EXIT_USAGE
+    applied = apply(plan, ctx.host)
+    out.write("\n" + applied.render())
+    if applied.outcome is not Outcome.APPLIED:
+        return EXIT_USAGE
+    wait = args.wait if args.wait is not None else (spec.verify_wait if applied.ran_commands else 0.0)
+    if wait:
+        out.write(f"Waiting up to {wait:g} s for the check to pass...\n")
+        out.flush()
+    result = verify(fix_id, ctx, wait=wait)
+    out.write(result.render())
+    if applied.skipped_commands and not result.passed:
+        out.write("The skipped commands still have to run on the real host before the check can pass.\n")
+    if not result.passed and result.finding.status is Status.SKIP:
+        out.write("The check could not decide here, so the fix is not proven.\n")
+    return EXIT_OK if result.passed else EXIT_FAILED

@@ -17,9 +17,9 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from mailcow_wizard.context import Context
-from mailcow_wizard.errors import ProbeError
 from mailcow_wizard.fixes.base import FixOptions, Plan, file_edit_at, read_current, shown_path
 from mailcow_wizard.host import Host
+from mailcow_wizard.probes.network import probe_mtu
 
 OVERRIDE = "docker-compose.override.yml"
 NETWORK = "mailcow-network"
@@ -30,21 +30,18 @@ INDENTS = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 2, 0), (4, 6, 4), (3, 3, 1))
 """(mapping, sequence, offset) layouts to try; the one that reproduces the file unchanged is kept."""
 
 
-def default_interface(host: Host) -> str | None:
-    """The interface of the IPv4 default route, from /proc/net/route."""
-    text = host.read_text_or_none("/proc/net/route") or ""
-    for line in text.splitlines()[1:]:
-        cols = line.split()
-        if len(cols) > 2 and cols[1] == "00000000":
-            return cols[0]
-    return None
-
-
-def interface_mtu(host: Host, iface: str) -> int | None:
-    try:
-        return int(host.read_text(f"/sys/class/net/{iface}/mtu").strip())
-    except (ProbeError, ValueError):
-        return None
+def uplink_mtu(host: Host) -> tuple[str, int] | str:
+    """(interface, MTU) of the default route with the smallest MTU, or why it is unknown."""
+    facts = probe_mtu(host)
+    known = [r for r in (facts.ipv4, facts.ipv6) if r is not None and r.mtu is not None]
+    if not known:
+        errors = [r.error for r in (facts.ipv4, facts.ipv6) if r is not None and r.error]
+        errors += list(facts.problems.values())
+        why = "; ".join(errors) if errors else "no default route"
+        return f"the uplink's MTU is unknown ({why})"
+    lowest = min(known, key=lambda r: r.mtu or 0)
+    assert lowest.mtu is not None
+    return lowest.iface, lowest.mtu
 
 
 def _yaml(indent: tuple[int, int, int]) -> YAML:
@@ -110,15 +107,12 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     notes: list[str] = []
     mtu = options.mtu
     if mtu is None:
-        iface = default_interface(host)
-        if iface is None:
-            return Plan("mtu", TITLE, blocked="no IPv4 default route, so the uplink interface is unknown",
+        found = uplink_mtu(host)
+        if isinstance(found, str):
+            return Plan("mtu", TITLE, blocked=found,
                         manual="Name the MTU yourself: mailcow-wizard fix mtu --mtu N")
-        mtu = interface_mtu(host, iface)
-        if mtu is None:
-            return Plan("mtu", TITLE, blocked=f"the MTU of {iface} could not be read",
-                        manual="Name the MTU yourself: mailcow-wizard fix mtu --mtu N")
-        notes.append(f"{iface} (the default route's interface) has MTU {mtu}.")
+        iface, mtu = found
+        notes.append(f"{iface} (a default route's interface) has MTU {mtu}.")
     if not 576 <= mtu <= 65535:
         return Plan("mtu", TITLE, blocked=f"MTU {mtu} is outside 576-65535")
     mdir = Path(ctx.mailcow_dir)

@@ -128,7 +128,7 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     if conf is not None or host.which("chronyd"):
         if conf is None:
             return Plan("ntp", TITLE, blocked="chronyd is installed but has no chrony.conf",
-                        manual="Reinstall chrony so that it has its configuration file, then run the fix again.")
+                        manual="Reinstall chrony so that it has its chrony.conf, then run the fix again.")
         return _chrony_plan(host, conf, options)
     servers = options.servers or DEFAULT_SERVERS
     current_raw = host.read_bytes(TIMESYNCD_CONF) if host.exists(TIMESYNCD_CONF) else None
