@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from mailcow_wizard.context import Context, read_existing_conf
-from mailcow_wizard.host import FakeRunner, Host
+from mailcow_wizard.host import CommandResult, FakeRunner, Host
 
 MAILCOW_DIR = "/opt/mailcow-dockerized"
 """Where the demo host keeps its mailcow checkout (a host path, under the copy's root)."""
@@ -73,10 +74,107 @@ def host_tree() -> Path:
     return _data() / "host"
 
 
-def demo_runner() -> FakeRunner:
-    """A runner that answers the demo host's commands from answers.json (None = not installed)."""
+class DemoRunner(FakeRunner):
+    """The demo host's commands: recorded answers, and the system changes a fix makes, simulated.
+
+    A fix that runs `timedatectl set-ntp true` or `systemctl disable --now exim4.service` on the demo
+    host changes what the recorded commands and the copy's /proc files say afterwards, so that its
+    verification (re-running the check) sees the effect as it would on a real host. Only files
+    under the copy's root are touched.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        super().__init__()
+        self.root = root
+
+    def __call__(self, argv: Sequence[str], timeout: float) -> CommandResult | None:
+        key = tuple(argv)
+        if key[:1] == ("timedatectl",) and key[1:2] == ("set-ntp",):
+            self.calls.append(key)
+            on = key[2:3] in (("true",), ("1",), ("yes",), ("on",))
+            self._set_ntp(on)
+            return CommandResult(key, 0, "", "")
+        if key[:1] == ("systemctl",) and len(key) >= 3 and key[1] in _SYSTEMCTL_CHANGES:
+            self.calls.append(key)
+            units = [u for u in key[2:] if not u.startswith("-")]
+            stops = key[1] in ("stop", "kill") or (key[1] in ("disable", "mask") and "--now" in key)
+            starts = key[1] in ("start", "restart") or (key[1] == "enable" and "--now" in key)
+            for unit in units:
+                if stops:
+                    self._stop_unit(unit)
+                elif starts:
+                    self._set_active(unit, True)
+            return CommandResult(key, 0, "", "")
+        if key and key[0] in _ALWAYS_SUCCEED:
+            self.calls.append(key)
+            if key[0] == "fallocate" and "-l" in key:
+                self._swap_size = key[key.index("-l") + 1]
+            if key[0] == "swapon" and len(key) > 1:
+                self._swap_on(key[-1])
+            return CommandResult(key, 0, "", "")
+        return super().__call__(argv, timeout)
+
+    # -- simulated state ------------------------------------------------------------------------
+    _swap_size: str = "2048M"
+
+    def _set_active(self, unit: str, active: bool) -> None:
+        state = ("active\n", 0) if active else ("inactive\n", 3)
+        base = unit.removesuffix(".service")
+        for name in (base, base + ".service"):
+            self.add(("systemctl", "is-active", name), state[0], state[1])
+
+    def _set_ntp(self, on: bool) -> None:
+        flag = "yes" if on else "no"
+        self.add(("timedatectl", "show"), f"Timezone=Europe/Berlin\nLocalRTC=no\nCanNTP=yes\nNTP={flag}\n"
+                 f"NTPSynchronized={flag}\n")
+        for prop in ("-p", "--property=NTPSynchronized"):
+            argv = ("timedatectl", "show", prop, "NTPSynchronized", "--value") if prop == "-p" \
+                else ("timedatectl", "show", prop, "--value")
+            self.add(argv, flag + "\n")
+        self._set_active("systemd-timesyncd.service", on)
+
+    def _stop_unit(self, unit: str) -> None:
+        """The unit's processes end and their listening sockets close (in the copy's /proc)."""
+        self._set_active(unit, False)
+        if self.root is None:
+            return
+        name = unit if unit.endswith(".service") else unit + ".service"
+        gone = [p for p in PROCESSES if p.unit == name]
+        inodes = {str(i) for p in gone for i in p.sockets.values()}
+        for p in gone:
+            shutil.rmtree(self.root / "proc" / str(p.pid), ignore_errors=True)
+        for table in ("tcp", "tcp6"):
+            path = self.root / "proc" / "net" / table
+            if path.exists():
+                lines = path.read_text().splitlines(keepends=True)
+                kept = lines[:1] + [ln for ln in lines[1:] if ln.split()[9:10] != [] and
+                                    ln.split()[9] not in inodes]
+                path.write_text("".join(kept))
+
+    def _swap_on(self, path: str) -> None:
+        if self.root is None:
+            return
+        size = self._swap_size.upper()
+        kib = int(size[:-1]) * {"K": 1, "M": 1024, "G": 1024 * 1024}.get(size[-1], 1) if size[-1:].isalpha() \
+            else int(size) // 1024
+        swaps = self.root / "proc" / "swaps"
+        swaps.write_text(swaps.read_text() + f"{path}\t\t\t\t\tfile\t\t{kib}\t\t0\t\t-2\n")
+        meminfo = self.root / "proc" / "meminfo"
+        text = meminfo.read_text()
+        text = text.replace("SwapTotal:             0 kB", f"SwapTotal:       {kib:>8} kB")
+        text = text.replace("SwapFree:              0 kB", f"SwapFree:        {kib:>8} kB")
+        meminfo.write_text(text)
+
+
+_SYSTEMCTL_CHANGES = frozenset({"stop", "kill", "disable", "mask", "start", "restart", "enable",
+                                "daemon-reload", "reload"})
+_ALWAYS_SUCCEED = frozenset({"fallocate", "dd", "chmod", "mkswap", "swapon", "cloud-init", "ifdown", "ifup"})
+
+
+def demo_runner(root: Path | None = None) -> DemoRunner:
+    """The demo host's commands, from answers.json (None = not installed), acting on the copy at `root`."""
     data = json.loads((_data() / "answers.json").read_text(encoding="utf-8"))
-    runner = FakeRunner()
+    runner = DemoRunner(root)
     for answer in data["answers"]:
         argv = tuple(answer["argv"])
         if answer.get("stdout") is None:
@@ -149,11 +247,11 @@ def make_demo_context(workdir: Path | str | None = None) -> tuple[Context, Path]
     """
     base = _prepare_workdir(Path(workdir) if workdir is not None else None)
     root = materialize(base / "root")
-    host = DemoHost(root, runner=demo_runner(), live=False)
+    host = DemoHost(root, runner=demo_runner(root), live=False)
     mailcow_dir = host.path(MAILCOW_DIR)
     conf = read_existing_conf(mailcow_dir / "mailcow.conf")
     return Context(host=host, mailcow_dir=mailcow_dir, conf=conf), base
 
 
-__all__ = ["MAILCOW_DIR", "PROCESSES", "DemoHost", "DemoProcess", "demo_runner", "host_tree",
+__all__ = ["MAILCOW_DIR", "PROCESSES", "DemoHost", "DemoRunner", "DemoProcess", "demo_runner", "host_tree",
            "make_demo_context", "materialize"]
