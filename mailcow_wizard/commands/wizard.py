@@ -1,15 +1,56 @@
-"""`mailcow-wizard wizard` (being built)."""
+"""`mailcow-wizard` without a subcommand: the full-screen Textual wizard.
+
+Textual is imported only here, when the wizard starts, so `check`, `generate` and `fix` never load it.
+Exit codes: 0 when the wizard reached its end (mailcow.conf written, or the dry run finished),
+1 when it was left before that, 2 on bad options.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 
 from mailcow_wizard.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options yet."""
+    """The wizard's options (--root, --mailcow-dir, --dry-run, --demo) live on the main parser."""
+
+
+def build_session(args: argparse.Namespace):  # noqa: ANN201 - WizardSession, imported lazily
+    """The session the app runs on: the demo host, or this machine (or --root) with --mailcow-dir."""
+    from mailcow_wizard.tui.services import WizardSession
+
+    demo = bool(getattr(args, "demo", False))
+    dry_run = bool(getattr(args, "dry_run", False))
+    if demo:
+        if args.root or args.mailcow_dir:
+            raise UsageError("--demo uses its own sample host; it cannot be combined with --root or --mailcow-dir")
+        from mailcow_wizard.demo import make_demo_context
+
+        ctx, workdir = make_demo_context()
+        return WizardSession(ctx, dry_run=dry_run, demo=True, demo_dir=Path(workdir))
+    from mailcow_wizard.context import make_context
+
+    ctx = make_context(args.root, args.mailcow_dir)
+    return WizardSession(ctx, dry_run=dry_run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'wizard' is not available in this build yet")
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise UsageError("the wizard needs a terminal; use `mailcow-wizard check` or `generate` in scripts")
+    session = build_session(args)
+    from mailcow_wizard.tui.app import WizardApp
+
+    app = WizardApp(session)
+    result = app.run()
+    if session.demo and session.demo_dir:
+        print(f"mailcow-wizard: the demo wrote its files under {session.demo_dir}")
+    w = session.write_result
+    if w is not None and w.written:
+        print(f"mailcow-wizard: wrote {w.path}" + (f" (backup: {w.backup})" if w.backup else ""))
+    if os.environ.get("MAILCOW_WIZARD_DEBUG") and app.return_code not in (None, 0):
+        print(f"mailcow-wizard: app return code {app.return_code}", file=sys.stderr)
+    return int(result if result is not None else 1)

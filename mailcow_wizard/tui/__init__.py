@@ -1,0 +1,1 @@
+"""The Textual face of mailcow-wizard: `WizardApp` over a `WizardSession` (see app.py, services.py)."""

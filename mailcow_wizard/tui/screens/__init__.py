@@ -1,0 +1,1 @@
+"""One module per wizard step; each exposes its screen class as `SCREEN`."""

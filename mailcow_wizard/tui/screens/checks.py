@@ -1,0 +1,170 @@
+"""Step 2: every check, run in background threads; rows fill in as each one finishes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.services import FIX_SCREENS
+from mailcow_wizard.tui.widgets.status import status_text
+
+
+class ChecksScreen(StepScreen):
+    STEP = "checks"
+    TITLE_TEXT = "System checks"
+    SCROLL_BODY = False
+    HELP = (
+        "Every prerequisite of mailcow is checked here, each in the background; rows fill in as the "
+        "checks finish.\n\n"
+        "PASS: fine. WARN: mailcow can run, but read the advice. FAIL: mailcow will not run well or at "
+        "all until this is fixed. SKIP: the check could not decide (the reason is shown).\n\n"
+        "Move with the arrows; the pane below shows the selected check's details and what to do. "
+        "Press f (or Enter) on a check that has a fix to go to it, r to run every check again."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rerun", "Re-run"),
+        Binding("f", "open_fix", "Go to fix"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="checks-body"):
+            yield DataTable(id="checks-table", cursor_type="row", zebra_stripes=False)
+            with VerticalScroll(id="check-detail-scroll"):
+                yield Static("", id="check-detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#checks-table", DataTable)
+        table.add_column("Status", key="status", width=6)
+        table.add_column("Check", key="check", width=24)
+        table.add_column("Result", key="summary")
+        for spec in self.session.check_specs():
+            finding = self.session.finding(spec.id)
+            table.add_row(status_text(finding.status if finding else None), spec.title,
+                          finding.summary if finding else "running ...", key=spec.id)
+        table.focus()
+        missing = [s.id for s in self.session.check_specs() if self.session.finding(s.id) is None]
+        for check_id in missing:
+            self._run_check(check_id)
+        self._update_progress()
+        self._show_detail()
+
+    # -- workers ----------------------------------------------------------------------------------
+    @work(thread=True, group="checks", exit_on_error=False)
+    def _run_check(self, check_id: str) -> None:
+        finding = self.session.run_check(check_id)
+        self.app.call_from_thread(self._finished, finding)
+
+    def _finished(self, finding: Finding) -> None:
+        if not self.is_attached:
+            return
+        table = self.query_one("#checks-table", DataTable)
+        table.update_cell(finding.id, "status", status_text(finding.status))
+        table.update_cell(finding.id, "summary", finding.summary)
+        self._update_progress()
+        self._show_detail()
+
+    def _update_progress(self) -> None:
+        specs = self.session.check_specs()
+        done = sum(1 for s in specs if self.session.finding(s.id) is not None)
+        self.can_next = done == len(specs)
+        if done < len(specs):
+            self.set_status(f"Checking ... {done} of {len(specs)} done")
+            return
+        counts = {st: 0 for st in Status}
+        for s in specs:
+            f = self.session.finding(s.id)
+            if f:
+                counts[f.status] += 1
+        self.set_status(f"{counts[Status.PASS]} pass, {counts[Status.WARN]} warn, "
+                        f"{counts[Status.FAIL]} fail, {counts[Status.SKIP]} skip")
+
+    # -- detail pane ------------------------------------------------------------------------------
+    def _selected_id(self) -> str | None:
+        table = self.query_one("#checks-table", DataTable)
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return str(row_key.value)
+
+    @on(DataTable.RowHighlighted, "#checks-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        check_id = self._selected_id()
+        detail = self.query_one("#check-detail", Static)
+        if check_id is None:
+            detail.update("")
+            return
+        spec = next(s for s in self.session.check_specs() if s.id == check_id)
+        finding = self.session.finding(check_id)
+        text = Text()
+        text.append(f"{spec.title} ", style="bold")
+        text.append(f"({check_id})\n", style="dim")
+        if finding is None:
+            text.append("Still running ...")
+            detail.update(text)
+            return
+        text.append_text(status_text(finding.status))
+        text.append(f"  {finding.summary}\n")
+        if finding.remedy and finding.status is not Status.PASS:
+            text.append("What to do: ", style="bold")
+            text.append(finding.remedy + "\n")
+        if self._fix_step(finding):
+            text.append("A fix is available: press f to go to it.\n", style="bold")
+        for key, value in finding.details.items():
+            if isinstance(value, list | dict) and not value:
+                continue
+            text.append(f"{key}: ", style="dim")
+            text.append(f"{_short(value)}\n")
+        detail.update(text)
+
+    def _fix_step(self, finding: Finding) -> str | None:
+        if finding.status not in (Status.FAIL, Status.WARN):
+            return None
+        step = FIX_SCREENS.get(finding.id)
+        if step is None or not self.session.checks_done():
+            return None
+        return step if self.wizard.step_visible(step) else None
+
+    # -- actions ----------------------------------------------------------------------------------
+    def action_rerun(self) -> None:
+        table = self.query_one("#checks-table", DataTable)
+        self.session.findings.clear()
+        for spec in self.session.check_specs():
+            table.update_cell(spec.id, "status", status_text(None))
+            table.update_cell(spec.id, "summary", "running ...")
+        for spec in self.session.check_specs():
+            self._run_check(spec.id)
+        self._update_progress()
+        self._show_detail()
+
+    def action_open_fix(self) -> None:
+        check_id = self._selected_id()
+        finding = self.session.finding(check_id) if check_id else None
+        step = self._fix_step(finding) if finding else None
+        if step:
+            self.wizard.goto(step)
+        elif finding:
+            self.notify("This check has no fix to go to.", timeout=3)
+
+    @on(DataTable.RowSelected, "#checks-table")
+    def _selected(self) -> None:
+        self.action_open_fix()
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+SCREEN = ChecksScreen

@@ -1,0 +1,84 @@
+"""Small modal dialogs: help for the current step, and the confirmation before quitting."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+COMMON_KEYS = (
+    "Keys: Tab / Shift+Tab move between fields, arrows move in lists and tables, Enter presses a "
+    "button, Esc goes back one step, Ctrl+N goes to the next step, F1 or ? shows this help, "
+    "Ctrl+Q quits (it asks first while something is not saved)."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """What the current step is for and which keys work, closed with Esc, F1 or Enter."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("f1", "dismiss", "Close", show=False),
+        Binding("question_mark", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__(id="help-dialog")
+        self._title = title
+        self._text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"Help: {self._title}", classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self._text, id="help-text", markup=False)
+                yield Static(COMMON_KEYS, classes="dim")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="help-close", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#help-close").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; Esc means no."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No", id: str = "confirm-dialog") -> None:
+        super().__init__(id=id)
+        self._question = question
+        self._yes = yes
+        self._no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._question, id="confirm-question", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self._no, id="confirm-no", compact=True)
+                yield Button(self._yes, id="confirm-yes", variant="error", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)

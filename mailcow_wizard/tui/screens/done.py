@@ -1,0 +1,90 @@
+"""Last step: what was written where, which checks still fail, and what to run next."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from mailcow_wizard.model import Status
+from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.status import status_text
+
+
+class DoneScreen(StepScreen):
+    STEP = "done"
+    TITLE_TEXT = "Done"
+    NEXT_LABEL = "Quit"
+    HELP = (
+        "What the wizard wrote and where (with the backup of the old mailcow.conf), the checks that "
+        "still do not pass after the fixes, and the commands that start mailcow. Enter on Quit or "
+        "Ctrl+Q leaves."
+    )
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self._written(), id="done-written", classes="para")
+        yield Static("Checking the host again ...", id="done-checks", classes="para")
+        yield Static(self._next(), id="done-next", classes="para")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.can_back = False
+        self.query_one("#next").focus()
+        self._recheck()
+
+    def _written(self) -> Text:
+        s = self.session
+        text = Text()
+        w = s.write_result
+        if w is None or not w.written:
+            text.append("Dry run: nothing was written.\n" if s.dry_run else "mailcow.conf was not written.\n",
+                        style="bold")
+            text.append(f"mailcow.conf would go to {s.conf_path}\n")
+        else:
+            text.append("Written: ", style="bold")
+            text.append(f"{w.path}\n")
+            if w.backup:
+                text.append("Backup of the old file: ", style="bold")
+                text.append(f"{w.backup}\n")
+        for outcome in s.applied:
+            state = "dry run, nothing changed" if outcome.dry_run else ("applied" if outcome.ok else "not applied")
+            text.append(f"Fix {outcome.check_id}: {state}\n")
+        if s.demo:
+            text.append(f"Demo: every file went under {s.demo_dir or s.ctx.host.root}\n", style="italic")
+        return text
+
+    def _next(self) -> Text:
+        text = Text()
+        text.append("Next, start mailcow:\n", style="bold")
+        for cmd in self.session.next_commands():
+            text.append(f"  {cmd}\n")
+        return text
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _recheck(self) -> None:
+        findings = self.session.recheck_all()
+        self.app.call_from_thread(self._show_checks, findings)
+
+    def _show_checks(self, findings: dict) -> None:
+        if not self.is_attached:
+            return
+        titles = {s.id: s.title for s in self.session.check_specs()}
+        bad = [f for f in findings.values() if f.status is Status.FAIL]
+        warn = [f for f in findings.values() if f.status is Status.WARN]
+        text = Text()
+        if not bad and not warn:
+            text.append("Every check passes now.\n")
+        if bad:
+            text.append("Still failing:\n", style="bold")
+        for f in bad + warn:
+            text.append("  ")
+            text.append_text(status_text(f.status))
+            text.append(f" {titles.get(f.id, f.id)}: {f.summary}\n")
+        self.query_one("#done-checks", Static).update(text)
+
+    def action_next(self) -> None:
+        self.app.exit(0)
+
+
+SCREEN = DoneScreen

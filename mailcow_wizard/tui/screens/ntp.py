@@ -1,0 +1,50 @@
+"""Step: the clock. Its state and source, the planned change as a diff, apply, the verified result."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.fix_panel import FixPanel
+from mailcow_wizard.tui.widgets.status import status_text
+
+
+class NtpScreen(StepScreen):
+    STEP = "ntp"
+    TITLE_TEXT = "Clock (NTP)"
+    HELP = (
+        "mailcow needs a correct clock: two-factor codes (TOTP), TLS certificates and DKIM signatures "
+        "all depend on it.\n\n"
+        "The top shows whether the kernel says the clock is synchronised and which NTP service and "
+        "servers are configured. Below is what the fix would change. 'Apply now' does it at once "
+        "(after asking) and checks the clock again; or leave it ticked to apply it when you confirm "
+        "the Review."
+    )
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self._state(), id="ntp-state", classes="para")
+        if self.session.needs_attention("ntp"):
+            yield FixPanel(self.session, "ntp")
+        else:
+            yield Static("Nothing to change here.", id="ntp-nothing", classes="para")
+
+    def _state(self) -> Text:
+        f = self.session.finding("ntp")
+        text = Text()
+        if f is None:
+            return Text("The clock check has not run.")
+        text.append_text(status_text(f.status))
+        text.append(f"  {f.summary}\n")
+        sync = f.details.get("synchronized")
+        text.append("Synchronised: ", style="bold")
+        text.append({True: "yes", False: "no", None: "unknown"}.get(sync, str(sync)) + "\n")
+        text.append("NTP service:  ", style="bold")
+        text.append(f"{f.details.get('service') or 'none found'}\n")
+        text.append("Source:       ", style="bold")
+        text.append(f"{f.details.get('source') or 'unknown'}")
+        return text
+
+
+SCREEN = NtpScreen

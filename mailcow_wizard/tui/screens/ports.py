@@ -1,0 +1,142 @@
+"""Step 3 (only with conflicts): who holds mailcow's ports, and how each conflict is resolved."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
+
+from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.services import Conflict, PortChoice
+
+CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
+
+
+class PortsScreen(StepScreen):
+    STEP = "ports"
+    TITLE_TEXT = "Port conflicts"
+    HELP = (
+        "Other programs already listen on ports mailcow needs. For each row choose one way out:\n\n"
+        "Stop and disable the service: the usual answer for another mail server on port 25 "
+        "(mailcow brings its own). Planned now, done when you confirm the Review.\n"
+        "Move mailcow's port: mailcow listens on another port instead (e.g. HTTP behind a reverse "
+        "proxy). The free ports shown were free when the checks ran.\n"
+        "Bind to another address: mailcow listens only on an address the other program does not use.\n\n"
+        "Pick a row with the arrows, then Tab to the choices."
+    )
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("These programs listen on ports mailcow publishes:", classes="para")
+        yield DataTable(id="conflicts-table", cursor_type="row")
+        yield Static("", id="conflict-heading", classes="section")
+        with RadioSet(id="port-choice"):
+            yield RadioButton("Stop and disable the service", id="choice-stop")
+            yield RadioButton("Move mailcow's port to", id="choice-move")
+            yield RadioButton("Bind mailcow to another address", id="choice-bind")
+        with Vertical(id="choice-fields"):
+            with Horizontal(classes="field-row"):
+                yield Label("New port:", classes="field-label")
+                yield Input("", id="move-port", placeholder="e.g. 2525", restrict=r"[0-9]*", compact=True)
+            yield Static("", id="free-ports", classes="dim")
+            with Horizontal(classes="field-row"):
+                yield Label("Address:", classes="field-label")
+                yield Input("", id="bind-address", placeholder="an IP address of this host", compact=True)
+        yield Static("", id="choice-summary", classes="para")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#conflicts-table", DataTable)
+        for col in ("Port", "Address", "Variable", "Process", "PID", "Unit"):
+            table.add_column(col, key=col.lower())
+        self._conflicts = self.session.conflicts()
+        for i, c in enumerate(self._conflicts):
+            table.add_row(str(c.port), c.address, c.variable, c.process or "?",
+                          str(c.pid) if c.pid else "?", c.unit or "-", key=str(i))
+        table.focus()
+        self._loading = False
+        self._show_conflict()
+
+    def _current(self) -> Conflict | None:
+        table = self.query_one("#conflicts-table", DataTable)
+        if not self._conflicts or table.row_count == 0:
+            return None
+        return self._conflicts[min(table.cursor_row, len(self._conflicts) - 1)]
+
+    @on(DataTable.RowHighlighted, "#conflicts-table")
+    def _row_changed(self) -> None:
+        self._show_conflict()
+
+    def _show_conflict(self) -> None:
+        c = self._current()
+        if c is None:
+            return
+        self._loading = True
+        try:
+            owner = c.process or "an unknown program"
+            self.query_one("#conflict-heading", Static).update(
+                f"Port {c.port} ({c.variable}) is held by {owner}"
+                + (f" (pid {c.pid})" if c.pid else "") + ". Resolve it by:")
+            stop = self.query_one("#choice-stop", RadioButton)
+            stop.label = f"Stop and disable {c.unit}" if c.unit else "Stop the service (no unit known)"
+            stop.disabled = c.unit is None
+            self.query_one("#choice-move", RadioButton).label = f"Move mailcow's {c.variable} to another port"
+            free = self.session.suggest_free_ports(c.variable)
+            self.query_one("#free-ports", Static).update(
+                "Free now: " + ", ".join(map(str, free)) if free else "")
+            choice = self.session.port_choices.get(c.variable)
+            move_input = self.query_one("#move-port", Input)
+            bind_input = self.query_one("#bind-address", Input)
+            move_input.value = choice.value if choice and choice.kind == "move" else (str(free[0]) if free else "")
+            bind_input.value = choice.value if choice and choice.kind == "bind" else ""
+            for button_id, kind in CHOICE_IDS.items():
+                self.query_one(f"#{button_id}", RadioButton).value = bool(choice and choice.kind == kind)
+        finally:
+            self._loading = False
+        self._summarise()
+
+    @on(RadioSet.Changed, "#port-choice")
+    def _choice_changed(self, event: RadioSet.Changed) -> None:
+        if not self._loading:
+            self._record()
+
+    @on(Input.Changed, "#move-port")
+    @on(Input.Changed, "#bind-address")
+    def _field_changed(self, event: Input.Changed) -> None:
+        if not self._loading:
+            self._record()
+
+    def _record(self) -> None:
+        c = self._current()
+        kinds = [kind for button_id, kind in CHOICE_IDS.items()
+                 if self.query_one(f"#{button_id}", RadioButton).value]
+        if c is None or not kinds:
+            return
+        kind = kinds[0]
+        value = ""
+        if kind == "move":
+            value = self.query_one("#move-port", Input).value.strip()
+        elif kind == "bind":
+            value = self.query_one("#bind-address", Input).value.strip()
+        self.session.choose_port_resolution(c, PortChoice(kind, value))
+        self._summarise()
+
+    def _summarise(self) -> None:
+        lines = []
+        unresolved = 0
+        for c in self._conflicts:
+            ch = self.session.port_choices.get(c.variable)
+            if ch is None:
+                unresolved += 1
+                lines.append(f"  port {c.port} ({c.variable}): not resolved yet")
+            elif ch.kind == "stop":
+                lines.append(f"  port {c.port}: stop and disable {c.unit}")
+            elif ch.kind == "move":
+                lines.append(f"  port {c.port}: {c.variable} moves to {ch.value or '?'}")
+            else:
+                lines.append(f"  port {c.port}: {c.variable} binds to {ch.value or '?'}")
+        self.query_one("#choice-summary", Static).update("Your choices:\n" + "\n".join(lines))
+        self.set_status(f"{unresolved} conflict(s) not resolved" if unresolved else "All conflicts resolved")
+
+
+SCREEN = PortsScreen

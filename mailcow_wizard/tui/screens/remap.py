@@ -1,0 +1,79 @@
+"""Step: every port and bind variable of mailcow.conf, validated as you type."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Static
+
+from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.validators import ConfValidator
+
+HINTS = {
+    "HTTP_PORT": "port only", "HTTPS_PORT": "port only",
+    "HTTP_BIND": "IP or empty = all", "HTTPS_BIND": "IP or empty = all",
+}
+
+
+class RemapScreen(StepScreen):
+    STEP = "remap"
+    TITLE_TEXT = "Ports"
+    HELP = (
+        "Every port mailcow publishes, and the addresses HTTP and HTTPS bind to. The values come from "
+        "your existing mailcow.conf, or mailcow's defaults, plus any port you moved on the previous step.\n\n"
+        "Mail ports accept PORT, IPv4:PORT or [IPv6]:PORT. HTTP_PORT and HTTPS_PORT take a bare port; "
+        "their address goes in HTTP_BIND / HTTPS_BIND. Two ports may not be published twice on the same "
+        "address. Each field is checked as you type; Next stays disabled while any field is wrong, and "
+        "the message under the field says which rule broke."
+    )
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Change a port only when you need to; the defaults suit most servers.", classes="para")
+        for key in self.session.port_keys():
+            with Horizontal(classes="field-row"):
+                yield Label(key, classes="field-label")
+                yield Input(self.session.values.get(key, ""), id=f"field-{key}", compact=True,
+                            validators=[ConfValidator(self.session, key)],
+                            placeholder=HINTS.get(key, "PORT, IP:PORT or [IPv6]:PORT"))
+            yield Static("", id=f"msg-{key}", classes="field-msg")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._refresh_messages()
+        first = self.query(Input).first()
+        first.focus()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if not event.input.id or not event.input.id.startswith("field-"):
+            return
+        key = event.input.id.removeprefix("field-")
+        self.session.set_value(key, event.value)
+        self._refresh_messages()
+
+    def _refresh_messages(self) -> None:
+        """Show every issue under its field at once (a collision marks both fields)."""
+        issues = self.session.validate()
+        keys = set(self.session.port_keys())
+        by_key: dict[str, list[str]] = {k: [] for k in keys}
+        errors = 0
+        for issue in issues:
+            if issue.key not in keys:
+                continue
+            prefix = "✘ " if issue.is_error else "! "
+            if issue.is_error:
+                errors += 1
+            by_key[issue.key].append(prefix + issue.message)
+        for key in keys:
+            msgs = list(dict.fromkeys(by_key[key]))
+            static = self.query_one(f"#msg-{key}", Static)
+            static.update("\n".join(msgs))
+            static.set_class(bool(msgs), "shown")
+            field = self.query_one(f"#field-{key}", Input)
+            field.set_class(any(m.startswith("✘") for m in msgs), "-invalid")
+        self.can_next = errors == 0
+        self.set_status("" if errors == 0 else "Fix the marked fields to go on")
+
+
+SCREEN = RemapScreen

@@ -1,0 +1,150 @@
+"""One fix on screen: what it would change (diffs, commands), apply now or keep it for Review, result."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, Static
+
+from mailcow_wizard.model import Status
+from mailcow_wizard.tui.services import FixOutcome, FixView, WizardSession
+from mailcow_wizard.tui.widgets.diff import diff_text
+from mailcow_wizard.tui.widgets.status import status_text
+
+
+class FixPanel(Vertical):
+    """The fix for one check id. Widget ids end in the check id: #apply-ntp, #plan-ntp, #fix-result-ntp."""
+
+    DEFAULT_CSS = """
+    FixPanel { height: auto; }
+    FixPanel .fix-buttons { height: auto; margin: 1 0 0 0; }
+    FixPanel .fix-buttons Button { margin-right: 2; }
+    """
+
+    def __init__(self, session: WizardSession, check_id: str) -> None:
+        super().__init__(id=f"fix-{check_id}", classes="fix-panel")
+        self.session = session
+        self.check_id = check_id
+        self.view: FixView | None = None
+
+    def compose(self) -> ComposeResult:
+        cid = self.check_id
+        yield Static("Planning the fix ...", id=f"fix-plan-{cid}", classes="fix-plan")
+        with Horizontal(classes="fix-buttons"):
+            label = "Show commands" if self.session.read_only else "Apply now"
+            yield Button(label, id=f"apply-{cid}", compact=True, disabled=True)
+            yield Checkbox("Apply when I confirm the Review", id=f"plan-{cid}", value=False,
+                           compact=True, disabled=True)
+        yield Static("", id=f"fix-result-{cid}", classes="fix-result")
+
+    def on_mount(self) -> None:
+        self._plan()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fix-plan")
+    def _plan(self) -> None:
+        try:
+            view = self.session.plan_fix(self.check_id)
+        except Exception as exc:  # noqa: BLE001 - shown to the person instead of crashing the wizard
+            view = FixView(self.check_id, self.check_id, f"The fix could not be planned: {exc}", can_apply=False)
+        self.app.call_from_thread(self._show_plan, view)
+
+    def _show_plan(self, view: FixView) -> None:
+        if not self.is_attached:
+            return
+        self.view = view
+        text = Text()
+        if view.summary:
+            text.append(view.summary + "\n")
+        for path, diff in view.diffs:
+            text.append(f"\nChange to {path}:\n", style="bold")
+            text.append_text(diff_text(diff))
+        if view.commands:
+            text.append("\nCommands:\n", style="bold")
+            for cmd in view.commands:
+                text.append(f"  {'sudo ' if self.session.read_only else ''}{cmd}\n")
+        for note in view.notes:
+            text.append(f"\n{note}\n", style="italic")
+        if not view.can_apply:
+            text.append("\nNothing to apply automatically here.\n", style="dim")
+        self.query_one(f"#fix-plan-{self.check_id}", Static).update(text)
+        apply_button = self.query_one(f"#apply-{self.check_id}", Button)
+        plan_box = self.query_one(f"#plan-{self.check_id}", Checkbox)
+        done = self.session.was_applied(self.check_id)
+        apply_button.disabled = not view.can_apply
+        plan_box.disabled = not view.can_apply or self.session.read_only
+        if self.check_id not in self.session.seen_fixes:
+            # First visit: a fix for a failed check is planned unless the person unticks it; it runs
+            # only after the Review step, which lists it, is confirmed.
+            self.session.seen_fixes.add(self.check_id)
+            if view.can_apply and not done and not self.session.read_only \
+                    and self.session.needs_attention(self.check_id):
+                self.session.plan_to_apply(view)
+        elif self.check_id in self.session.planned_fixes:
+            self.session.plan_to_apply(view)
+        with plan_box.prevent(Checkbox.Changed):
+            plan_box.value = self.check_id in self.session.planned_fixes
+        if done:
+            self._show_outcome(done)
+
+    @on(Checkbox.Changed)
+    def _plan_toggled(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        if self.view is None:
+            return
+        if event.value:
+            self.session.plan_to_apply(self.view)
+        else:
+            self.session.unplan(self.check_id)
+
+    @on(Button.Pressed)
+    def _apply_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != f"apply-{self.check_id}" or self.view is None:
+            return
+        event.stop()
+        if self.session.read_only or self.session.dry_run:
+            self._apply()
+            return
+        from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
+
+        what = f"Apply the fix for '{self.view.title}' now?"
+        self.app.push_screen(ConfirmScreen(what, yes="Apply", no="Cancel"),
+                             lambda yes: self._apply() if yes else None)
+
+    def _apply(self) -> None:
+        self.query_one(f"#apply-{self.check_id}", Button).disabled = True
+        self.query_one(f"#fix-result-{self.check_id}", Static).update("Applying ...")
+        self._run_apply()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fix-apply")
+    def _run_apply(self) -> None:
+        assert self.view is not None
+        try:
+            outcome = self.session.apply_fix(self.view)
+        except Exception as exc:  # noqa: BLE001 - the message is shown; the wizard goes on
+            outcome = FixOutcome(self.check_id, False, [f"The fix failed: {exc}"])
+        self.app.call_from_thread(self._show_outcome, outcome)
+
+    def _show_outcome(self, outcome: FixOutcome) -> None:
+        if not self.is_attached:
+            return
+        text = Text()
+        head = "Dry run" if outcome.dry_run else ("Applied" if outcome.ok else "Not applied")
+        text.append(f"{head}:\n", style="bold")
+        for line in outcome.lines:
+            text.append(line + "\n")
+        if outcome.verified is not None:
+            text.append("Check afterwards: ")
+            text.append_text(status_text(outcome.verified.status))
+            text.append(f"  {outcome.verified.summary}\n")
+        self.query_one(f"#fix-result-{self.check_id}", Static).update(text)
+        plan_box = self.query_one(f"#plan-{self.check_id}", Checkbox)
+        with plan_box.prevent(Checkbox.Changed):
+            plan_box.value = False
+        if outcome.ok and not outcome.dry_run:
+            plan_box.disabled = True
+        else:
+            self.query_one(f"#apply-{self.check_id}", Button).disabled = False
+        verified_ok = outcome.verified is not None and outcome.verified.status is Status.PASS
+        self.set_class(verified_ok, "fixed")
