@@ -1,0 +1,193 @@
+"""Checks of the machine's size: architecture, CPU speed, RAM, swap and disk space for Docker.
+
+Each `check_*` reads facts through the probes and hands them to a pure `evaluate_*` that decides.
+"""
+
+from __future__ import annotations
+
+from mailcow_wizard.context import Context
+from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.probes.resources import (
+    DAEMON_JSON,
+    ArchInfo,
+    CpuSpeed,
+    DiskInfo,
+    MemInfo,
+    probe_arch,
+    probe_cpu_speed,
+    probe_disk,
+    probe_meminfo,
+)
+
+GIB = 1024**3
+MIN_CPU_MHZ = 1000.0
+RAM_RECOMMENDED = 4 * GIB
+RAM_MINIMUM = 2 * GIB
+RAM_TOLERANCE = 0.9
+"""MemTotal leaves out what firmware and the kernel reserve (100-400 MiB), so a machine sold as 4 GiB
+reports ~3.7-3.9 GiB. A size counts as reached at 90 % of it, so such machines are not flagged."""
+DISK_RECOMMENDED = 20 * GIB
+DISK_MINIMUM = 10 * GIB
+"""mailcow's images and a fresh install's volumes take roughly 8-10 GiB before any mail arrives, so
+below this the install itself runs out of space (fail); below 20 GiB mail has little room (warn)."""
+
+SWAP_REMEDY = (
+    "Add a swap file (2 GiB here; more when RAM is small):\n"
+    "  fallocate -l 2G /swapfile && chmod 600 /swapfile && mkswap /swapfile && swapon /swapfile\n"
+    "  echo '/swapfile none swap sw 0 0' >> /etc/fstab"
+)
+
+
+def gib(n: int | float) -> str:
+    """Bytes as a short GiB figure for summaries ("3.8 GiB")."""
+    return f"{n / GIB:.1f} GiB"
+
+
+# -- arch ----------------------------------------------------------------------------------------
+
+def evaluate_arch(info: ArchInfo) -> Finding:
+    """x86_64 passes. aarch64 passes with a note: current mailcow publishes arm64 images, but some
+    optional parts and third-party guides assume x86_64. Anything else fails: there are no images."""
+    details = {"machine": info.machine, "source": info.source}
+    if info.machine == "x86_64":
+        return Finding("arch", Status.PASS, "x86_64 (64-bit Intel/AMD)",
+                       details)
+    if info.machine == "aarch64":
+        details["note"] = "arm64 images exist for current mailcow; older releases were x86_64 only"
+        return Finding("arch", Status.PASS,
+                       "aarch64 (64-bit ARM): fine for current mailcow (older releases: x86_64 only)",
+                       details)
+    return Finding(
+        "arch", Status.FAIL,
+        f"{info.machine} is not supported: mailcow has images for x86_64 and aarch64 only",
+        details,
+        remedy="Install on a 64-bit x86_64 (Intel/AMD) or aarch64 (64-bit ARM) machine with a 64-bit OS. "
+               "Check with: uname -m",
+    )
+
+
+def check_arch(ctx: Context) -> Finding:
+    try:
+        info = probe_arch(ctx.host)
+    except (ProbeError, ParseError) as exc:
+        return Finding("arch", Status.SKIP, f"Architecture unknown: {exc}", {"error": str(exc)})
+    return evaluate_arch(info)
+
+
+# -- cpu -----------------------------------------------------------------------------------------
+
+def evaluate_cpu(speed: CpuSpeed) -> Finding:
+    """At least 1 GHz; an unknown speed is a skip that says so, never a failure."""
+    details = {"mhz": speed.mhz, "cores": speed.cores, "model": speed.model, "source": speed.source,
+               "candidates": speed.candidates}
+    cores = f", {speed.cores} core{'s' if speed.cores != 1 else ''}" if speed.cores else ""
+    if speed.mhz is None:
+        return Finding("cpu", Status.SKIP,
+                       f"CPU speed is unknown ({speed.unknown_reason or 'no source'}){cores}", details)
+    ghz = speed.mhz / 1000
+    if speed.mhz < MIN_CPU_MHZ:
+        return Finding("cpu", Status.FAIL, f"CPU runs at {ghz:.2f} GHz{cores}; mailcow needs at least 1 GHz",
+                       details, remedy="Move to a machine or VPS plan with a CPU of at least 1 GHz.")
+    return Finding("cpu", Status.PASS, f"{ghz:.2f} GHz{cores} (at least 1 GHz needed)", details)
+
+
+def check_cpu(ctx: Context) -> Finding:
+    try:
+        speed = probe_cpu_speed(ctx.host)
+    except (ProbeError, ParseError) as exc:
+        return Finding("cpu", Status.SKIP, f"CPU speed is unknown: {exc}", {"error": str(exc)})
+    return evaluate_cpu(speed)
+
+
+# -- ram / swap ----------------------------------------------------------------------------------
+
+def evaluate_ram(mem: MemInfo) -> Finding:
+    """4 GiB recommended (warn below), 2 GiB the least that can work (fail below)."""
+    details = {"total_bytes": mem.total_bytes, "available_bytes": mem.available_bytes,
+               "recommended_bytes": RAM_RECOMMENDED, "minimum_bytes": RAM_MINIMUM}
+    total, avail = gib(mem.total_bytes), gib(mem.available_bytes)
+    if mem.total_bytes < RAM_MINIMUM * RAM_TOLERANCE:
+        return Finding(
+            "ram", Status.FAIL, f"Only {total} RAM ({avail} available): mailcow needs at least 2 GiB, "
+            "better 4 GiB", details,
+            remedy="Give the machine at least 4 GiB of RAM (2 GiB is the bare minimum, with swap and "
+                   "with ClamAV and full-text search switched off: SKIP_CLAMD=y, SKIP_FTS=y in "
+                   "mailcow.conf).",
+        )
+    if mem.total_bytes < RAM_RECOMMENDED * RAM_TOLERANCE:
+        return Finding(
+            "ram", Status.WARN, f"{total} RAM ({avail} available): below the recommended 4 GiB", details,
+            remedy="Add RAM (4 GiB or more), or run lean: add swap and set SKIP_CLAMD=y and SKIP_FTS=y in "
+                   "mailcow.conf (the virus scanner and full-text search need the most memory).",
+        )
+    return Finding("ram", Status.PASS, f"{total} RAM ({avail} available)", details)
+
+
+def evaluate_swap(mem: MemInfo) -> Finding:
+    """Any swap passes; none warns (mailcow asks for RAM plus swap), with the `swap` fix."""
+    details = {"swap_total_bytes": mem.swap_total_bytes, "swap_free_bytes": mem.swap_free_bytes,
+               "total_bytes": mem.total_bytes}
+    if mem.swap_total_bytes <= 0:
+        return Finding("swap", Status.WARN,
+                       "No swap: when memory runs short, containers get killed",
+                       details, remedy=SWAP_REMEDY, fix="swap")
+    return Finding("swap", Status.PASS,
+                   f"{gib(mem.swap_total_bytes)} swap ({gib(mem.swap_free_bytes)} free)", details)
+
+
+def _meminfo_or_skip(check_id: str, ctx: Context) -> MemInfo | Finding:
+    try:
+        return probe_meminfo(ctx.host)
+    except (ProbeError, ParseError) as exc:
+        return Finding(check_id, Status.SKIP, f"Memory unknown: {exc}", {"error": str(exc)})
+
+
+def check_ram(ctx: Context) -> Finding:
+    mem = _meminfo_or_skip("ram", ctx)
+    return mem if isinstance(mem, Finding) else evaluate_ram(mem)
+
+
+def check_swap(ctx: Context) -> Finding:
+    mem = _meminfo_or_skip("swap", ctx)
+    return mem if isinstance(mem, Finding) else evaluate_swap(mem)
+
+
+# -- disk ----------------------------------------------------------------------------------------
+
+def evaluate_disk(disk: DiskInfo) -> Finding:
+    """20 GiB free at Docker's data-root recommended (warn below), 10 GiB the least (fail below)."""
+    details = {"data_root": disk.data_root, "source": disk.source, "measured_path": disk.measured_path,
+               "free_bytes": disk.free_bytes, "total_bytes": disk.total_bytes,
+               "recommended_bytes": DISK_RECOMMENDED}
+    where = disk.data_root if disk.measured_path == disk.data_root else \
+        f"{disk.data_root} (measured on {disk.measured_path})"
+    if disk.free_bytes is None:
+        details["reason"] = disk.unknown_reason
+        return Finding("disk", Status.SKIP, f"Free space for Docker unknown: {disk.unknown_reason}", details)
+    free = gib(disk.free_bytes)
+    remedy = (f"Free space or grow the file system holding {disk.measured_path} (check with: "
+              f"df -h {disk.measured_path}), or point Docker's \"data-root\" in {DAEMON_JSON} at a larger "
+              "disk before installing.")
+    if disk.free_bytes < DISK_MINIMUM:
+        return Finding("disk", Status.FAIL,
+                       f"Only {free} free at {where}: mailcow needs about 10 GiB just to install",
+                       details, remedy=remedy)
+    if disk.free_bytes < DISK_RECOMMENDED:
+        return Finding("disk", Status.WARN, f"{free} free at {where}; 20 GiB recommended",
+                       details, remedy=remedy)
+    return Finding("disk", Status.PASS, f"{free} free at {where}", details)
+
+
+def check_disk(ctx: Context) -> Finding:
+    try:
+        disk = probe_disk(ctx.host)
+    except ParseError as exc:
+        # Docker refuses to start with a broken daemon.json, so this is worth a warning, not a skip.
+        return Finding("disk", Status.WARN,
+                       f"{DAEMON_JSON} is malformed, so where Docker keeps its data is unknown "
+                       "(and dockerd will not start)", {"error": str(exc), "daemon_json": DAEMON_JSON},
+                       remedy=f"Fix the file, then check it with: python3 -m json.tool {DAEMON_JSON}")
+    except ProbeError as exc:
+        return Finding("disk", Status.SKIP, f"Free space for Docker unknown: {exc}", {"error": str(exc)})
+    return evaluate_disk(disk)
