@@ -1,15 +1,127 @@
-"""`mailcow-wizard generate` (being built)."""
+"""`mailcow-wizard generate`: write a validated mailcow.conf without questions (automation, Ansible).
+
+Values come from, strongest first: --hostname/--timezone and --set, the MAILCOW_HOSTNAME / MAILCOW_TZ
+environment (as mailcow's generate_config.sh reads them), the existing mailcow.conf, the host's time
+zone, and the schema's defaults. Any invalid value stops it with exit 2 and nothing written; every bad
+key is named in one message.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import sys
+from pathlib import Path
 
-from mailcow_wizard.errors import UsageError
+from mailcow_wizard.errors import EXIT_OK, UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options yet."""
+    parser.add_argument("--profile", choices=("current", "2020"),
+                        help="mailcow generation (default: detected from the checkout's docker-compose.yml)")
+    parser.add_argument("--hostname", metavar="FQDN",
+                        help="MAILCOW_HOSTNAME, e.g. mail.example.org (default: $MAILCOW_HOSTNAME, "
+                        "then the existing file)")
+    parser.add_argument("--timezone", metavar="TZ",
+                        help="TZ, e.g. Europe/Berlin (default: $MAILCOW_TZ, the existing file, "
+                        "then the host's)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="set any mailcow.conf key (repeatable)")
+    parser.add_argument("--accept-recommendations", action="store_true",
+                        help="apply the RAM-based recommendations (forced ones apply anyway)")
+    parser.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
+                        help="print the unified diff and write nothing")
+    parser.add_argument("--show-secrets", action="store_true",
+                        help="show passwords in the diff instead of hiding them")
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise UsageError(f"--set {item!r}: {key!r} is not a variable name (letters, digits, _)")
+        out[key] = value
+    return out
+
+
+def _mailcow_dir(args: argparse.Namespace) -> Path:
+    from mailcow_wizard.context import default_mailcow_dir
+
+    if args.mailcow_dir is None:
+        return default_mailcow_dir()
+    d = Path(args.mailcow_dir).expanduser().absolute()
+    if not d.exists():
+        raise UsageError(f"--mailcow-dir {args.mailcow_dir}: no such directory")
+    if not d.is_dir():
+        raise UsageError(f"--mailcow-dir {args.mailcow_dir}: not a directory")
+    return d
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'generate' is not available in this build yet")
+    from mailcow_wizard.conf.write import ConfError, plan_conf, write_conf
+    from mailcow_wizard.context import make_context
+
+    dry_run = bool(getattr(args, "dry_run", False))
+    mdir = _mailcow_dir(args)
+    if not mdir.is_dir():
+        raise UsageError(f"{mdir} does not exist; pass --mailcow-dir with your mailcow-dockerized checkout")
+    ctx = make_context(args.root, str(mdir))
+    answers = _parse_sets(args.sets)
+    hostname = args.hostname if args.hostname is not None else os.environ.get("MAILCOW_HOSTNAME")
+    if hostname is not None:
+        answers["MAILCOW_HOSTNAME"] = hostname
+    tz = args.timezone if args.timezone is not None else os.environ.get("MAILCOW_TZ")
+    if tz is not None:
+        answers["TZ"] = tz
+
+    plan = plan_conf(mdir, ctx.host, profile=args.profile, answers=answers,
+                     accept_recommendations=args.accept_recommendations)
+    err = sys.stderr
+    print(f"mailcow generation: {plan.profile} ({plan.profile_reason})", file=err)
+    for note in plan.notes:
+        print(f"note: {note}", file=err)
+    for rec in plan.recommendations:
+        if rec.key in plan.applied:
+            state = "set" if not rec.forced else "forced"
+        elif rec.key in answers:
+            state = "you chose otherwise"
+        else:
+            state = "not applied (use --accept-recommendations)"
+        print(f"recommendation: {rec.key}={rec.value} [{state}]: {rec.reason}", file=err)
+    for issue in plan.warnings:
+        print(f"warning: {issue.message}", file=err)
+    if plan.errors:
+        keys = sorted({i.key for i in plan.errors})
+        lines = "\n".join(f"  {i.message}" for i in plan.errors)
+        raise ConfError(f"invalid value{'s' if len(keys) > 1 else ''} for {', '.join(keys)}; "
+                        f"nothing written:\n{lines}")
+    if dry_run:
+        diff = plan.diff(show_secrets=args.show_secrets)
+        sys.stdout.write(diff if diff else f"{plan.path}: no changes\n")
+        print("dry run: nothing written", file=err)
+        return EXIT_OK
+    if not os.access(mdir, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write in {mdir}: permission denied (run as the checkout's owner or root)")
+    result = write_conf(plan)
+    if result.changed:
+        print(f"wrote {result.path} ({len(plan.changed_keys)} value(s) changed: "
+              f"{', '.join(plan.changed_keys[:12])}{' ...' if len(plan.changed_keys) > 12 else ''})")
+        if result.backup:
+            print(f"old file kept as {result.backup}")
+    else:
+        print(f"{result.path}: already up to date")
+    if result.verdict is not None:
+        tool = " ".join(plan.compose.argv) if plan.compose else "Compose"
+        print(f"Docker Compose ({tool}): {result.verdict.message}")
+    elif plan.compose is None:
+        print("Docker Compose not found here; the file was checked by mailcow-wizard's own rules only",
+              file=err)
+    elif result.changed:
+        print(f"no docker-compose.yml in {mdir}: Compose did not check the file", file=err)
+    if result.link_created:
+        print(f"created {result.path.parent / '.env'} -> mailcow.conf")
+    return EXIT_OK

@@ -1,0 +1,39 @@
+"""The mailcow.conf engine: schema of both generations, validation, recommendations, loss-free writer.
+
+Nothing else in the program writes mailcow.conf. Submodules are imported lazily, so the `check` path
+(which only reads the file through `parse_conf_values`) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "ComposeTool": "compose", "Verdict": "compose", "find_compose": "compose", "judge": "compose",
+    "ConfDocument": "document",
+    "Recommendation": "recommend", "recommend": "recommend",
+    "PROFILES": "schema", "KeySpec": "schema", "Schema": "schema", "detect_profile": "schema",
+    "get_schema": "schema",
+    "Issue": "validate", "check_value": "validate", "field_errors": "validate", "local_addresses": "validate",
+    "validate_values": "validate",
+    "ConfError": "write", "ConfPlan": "write", "WriteResult": "write", "plan_conf": "write",
+    "write_conf": "write",
+}
+
+__all__ = sorted([*_EXPORTS, "parse_conf_values"])
+
+
+def parse_conf_values(data: bytes | str) -> dict[str, str]:
+    """KEY -> value of a mailcow.conf's bytes, as Compose reads them; never executes or fails."""
+    from mailcow_wizard.conf.document import ConfDocument
+
+    return ConfDocument.parse(data).values()
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailcow_wizard.conf' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"mailcow_wizard.conf.{module}"), name)

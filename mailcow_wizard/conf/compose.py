@@ -1,0 +1,120 @@
+"""Docker Compose as the final judge of a candidate mailcow.conf, and which Compose flavour is installed.
+
+Our validator knows mailcow's rules; Compose knows its own. Before a new file replaces the old one we
+run `config` against the checkout's docker-compose.yml with the candidate as env file, and a failure
+reports Compose's own words. `DOCKER_COMPOSE_VERSION` (native = the `docker compose` plugin,
+standalone = a `docker-compose` v2 binary) comes from what the host has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailcow_wizard.host import CommandResult, Host, subprocess_runner
+
+PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+               "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+"""Where the docker CLI looks for the compose plugin (besides ~/.docker/cli-plugins)."""
+
+
+@dataclass(frozen=True)
+class ComposeTool:
+    """How to call Compose here: ("docker", "compose") or ("/usr/local/bin/docker-compose",)."""
+
+    argv: tuple[str, ...]
+    flavour: str
+    """native or standalone, the two values of DOCKER_COMPOSE_VERSION."""
+    version: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `compose config` said about a candidate file."""
+
+    ok: bool
+    message: str
+    config: dict[str, Any] | None = None
+
+
+def _v2(result: CommandResult | None) -> str | None:
+    if result is None or not result.ok:
+        return None
+    version = result.stdout.strip().lstrip("v")
+    major = version.split(".", 1)[0]
+    return version if major.isdigit() and int(major) >= 2 else None
+
+
+def find_compose(run: Callable[[list[str], float], CommandResult | None] = subprocess_runner,
+                 which: Callable[[str], str | None] = shutil.which) -> ComposeTool | None:
+    """The Compose v2 this machine can run, plugin first (as mailcow's own scripts prefer)."""
+    docker = which("docker")
+    if docker:
+        version = _v2(run([docker, "compose", "version", "--short"], 10.0))
+        if version:
+            return ComposeTool((docker, "compose"), "native", version)
+    standalone = which("docker-compose")
+    if standalone:
+        version = _v2(run([standalone, "version", "--short"], 10.0))
+        if version:
+            return ComposeTool((standalone,), "standalone", version)
+    return None
+
+
+def compose_flavour(host: Host) -> tuple[str | None, str]:
+    """(native | standalone | None, how we know) for DOCKER_COMPOSE_VERSION on `host`."""
+    if host.can_run:
+        tool = find_compose(lambda argv, t: host.run(argv, t), host.which)
+        if tool:
+            return tool.flavour, f"{' '.join(tool.argv)} {tool.version} is installed"
+        return None, "neither `docker compose` nor a docker-compose v2 runs on this host"
+    # Under --root no command runs: look for the files.
+    if host.which("docker") and any(host.exists(f"{d}/docker-compose") for d in PLUGIN_DIRS):
+        return "native", "the docker CLI and its compose plugin are installed under the root"
+    if host.which("docker-compose"):
+        return "standalone", "a docker-compose binary is installed under the root"
+    return None, "no Compose found under the root"
+
+
+def clean_env(keys: Iterable[str]) -> dict[str, str]:
+    """The process environment without the conf's keys, so Compose judges the file and not our shell."""
+    drop = set(keys)
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def judge(tool: ComposeTool, mailcow_dir: Path, env_file: Path, keys: Iterable[str] = (),
+          timeout: float = 60.0) -> Verdict:
+    """Run `config` on mailcow_dir/docker-compose.yml with env_file; Compose's message on failure."""
+    compose_file = Path(mailcow_dir) / "docker-compose.yml"
+    argv = [*tool.argv, "-f", str(compose_file), "--env-file", str(env_file),
+            "--project-directory", str(mailcow_dir), "config", "--format", "json"]
+    env = clean_env(keys)
+    env.update(LC_ALL="C", LANG="C")
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout,
+                              env=env, stdin=subprocess.DEVNULL, check=False, cwd=str(mailcow_dir))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Verdict(False, f"{' '.join(tool.argv)} could not run: {exc}")
+    if proc.returncode != 0:
+        message = (proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}")
+        return Verdict(False, message.splitlines()[-1] if len(message) > 2000 else message)
+    try:
+        config = json.loads(proc.stdout)
+    except ValueError:
+        return Verdict(False, "Compose printed something that is not JSON")
+    return Verdict(True, "Docker Compose accepts the file", config)
+
+
+def published(config: dict[str, Any]) -> set[tuple[str, str, int]]:
+    """(host_ip or "", published port, target port) of every service port in a `config` JSON."""
+    out: set[tuple[str, str, int]] = set()
+    for service in (config.get("services") or {}).values():
+        for port in service.get("ports") or []:
+            out.add((port.get("host_ip", ""), str(port.get("published", "")), int(port.get("target", 0))))
+    return out

@@ -1,0 +1,438 @@
+"""Plan a mailcow.conf (pure: values, diff, problems, recommendations), then write it atomically.
+
+`plan_conf` reads the existing file (if any), fills what is missing, applies answers and accepted
+recommendations, and validates the result; nothing is written. `write_conf` then does the only write:
+temp file (0600 from its first byte) in the same directory, re-read with python-dotenv and compared,
+Compose's verdict, fsync, a never-overwritten backup of the old file, and a rename into place. Any error
+before the rename leaves the old file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import errno
+import os
+import re
+import secrets
+import string
+import textwrap
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailcow_wizard.conf.compose import ComposeTool, Verdict, compose_flavour, find_compose, judge
+from mailcow_wizard.conf.document import ConfDocument
+from mailcow_wizard.conf.recommend import Recommendation, recommend
+from mailcow_wizard.conf.schema import SECTIONS, KeySpec, Schema, detect_profile, get_schema
+from mailcow_wizard.conf.validate import ERROR, WARNING, Issue, local_addresses, validate_values
+from mailcow_wizard.errors import ParseError, ProbeError, WizardError
+from mailcow_wizard.host import Host
+from mailcow_wizard.probes.resources import MemInfo, probe_meminfo
+from mailcow_wizard.probes.timezone import probe_timezone
+
+CONF_NAME = "mailcow.conf"
+ENV_LINK = ".env"
+TMP_PREFIX = ".mailcow.conf.tmp-"
+SECRET_ALPHABET = string.ascii_letters + string.digits
+MASK = "<hidden>"
+_AUTO: object = object()
+UNKNOWN_COMMENT = "Set with mailcow-wizard generate --set (not a key mailcow-wizard knows)."
+_SECRET_LIKE = ("DOVECOT_MASTER_PASS", "API_KEY", "API_KEY_READ_ONLY", "SPAMHAUS_DQS_KEY")
+
+
+class ConfError(WizardError):
+    """The file could not be planned or written; the old file is untouched (exit code 2)."""
+
+
+def generate_secret(length: int) -> str:
+    """Random letters and digits from the `secrets` module (what mailcow's own generator produces)."""
+    return "".join(secrets.choice(SECRET_ALPHABET) for _ in range(length))
+
+
+@dataclass
+class ConfPlan:
+    """Everything `generate`, the wizard and the fixes need to show and then write one mailcow.conf."""
+
+    path: Path
+    profile: str
+    profile_reason: str
+    schema: Schema
+    old_bytes: bytes | None
+    document: ConfDocument
+    values: dict[str, str]
+    """What the new file says, key by key, as Compose and python-dotenv read it."""
+    changed_keys: list[str]
+    issues: list[Issue]
+    recommendations: list[Recommendation]
+    applied: list[str] = field(default_factory=list)
+    """Keys whose value came from a recommendation (forced or accepted)."""
+    notes: list[str] = field(default_factory=list)
+    compose: ComposeTool | None = None
+
+    @property
+    def mailcow_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def new_bytes(self) -> bytes:
+        return self.document.render()
+
+    @property
+    def exists(self) -> bool:
+        return self.old_bytes is not None
+
+    @property
+    def changed(self) -> bool:
+        return self.old_bytes != self.new_bytes
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def diff(self, show_secrets: bool = False) -> str:
+        """Unified diff old -> new (secret values hidden unless asked for)."""
+        secret_keys = {k.name for k in self.schema.keys if k.secret} | set(_SECRET_LIKE)
+        old = (self.old_bytes or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        new = self.new_bytes.decode("utf-8", errors="replace").splitlines(keepends=True)
+        if not show_secrets:
+            old, new = _mask(old, secret_keys), _mask(new, secret_keys)
+        name = str(self.path)
+        return "".join(difflib.unified_diff(old, new, fromfile=name if self.exists else "/dev/null",
+                                            tofile=name))
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Where the file went, where the old one was kept, and what Compose said."""
+
+    path: Path
+    backup: Path | None
+    changed: bool
+    link_created: bool
+    verdict: Verdict | None
+
+
+def _mask(lines: list[str], keys: set[str]) -> list[str]:
+    out = []
+    for line in lines:
+        m = re.match(r"([ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=)(\S+)(.*)", line, re.DOTALL)
+        out.append(f"{m.group(1)}{MASK}{m.group(4)}" if m and m.group(2) in keys else line)
+    return out
+
+
+def _comment_lines(text: str) -> list[str]:
+    return textwrap.wrap(text, width=98) or [""]
+
+
+def _read_old(path: Path) -> tuple[bytes | None, list[Issue]]:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None, []
+    except OSError as exc:
+        return None, [Issue(CONF_NAME, "file", f"{path}: cannot be examined ({exc.strerror})")]
+    import stat
+
+    if stat.S_ISLNK(st.st_mode):
+        return None, [Issue(CONF_NAME, "symlink", f"{path} is a symbolic link; mailcow-wizard does not "
+                            "follow it (replace it with the real file first)")]
+    if not stat.S_ISREG(st.st_mode):
+        return None, [Issue(CONF_NAME, "file", f"{path} is not a regular file")]
+    try:
+        return path.read_bytes(), []
+    except OSError as exc:
+        return None, [Issue(CONF_NAME, "file", f"{path}: cannot be read ({exc.strerror})")]
+
+
+def _line_issues(doc: ConfDocument, flagged: set[str]) -> list[Issue]:
+    issues: list[Issue] = []
+    for n, line in enumerate(doc.lines, 1):
+        if line.kind == "other":
+            issues.append(Issue(f"line {n}", "line", f"line {n}: {line.body[:60]!r} is not KEY=VALUE; bash "
+                                "would run it as a command (remove it or make it a # comment)"))
+        elif line.kind == "assign" and not line.inert and line.key not in flagged:
+            issues.append(Issue(line.key, "inert", f"{line.key} (line {n}): {line.body[:60]!r} is written in "
+                                "a form that bash and Docker Compose read differently; write KEY=VALUE "
+                                "without spaces, quotes or inline text"))
+    for key in doc.duplicates():
+        issues.append(Issue(key, "duplicate", f"{key} is set more than once; the last line wins", WARNING))
+    return issues
+
+
+def _new_document(schema: Schema, values: Mapping[str, str]) -> ConfDocument:
+    """A complete commented file in schema order for `values` (optional keys only when set)."""
+    out = [
+        "# mailcow.conf: settings of this mailcow: dockerized installation.\n",
+        f"# Written by mailcow-wizard for mailcow's {schema.profile} generation. bash sources this file\n",
+        "# and Docker Compose reads it as .env, so values carry no quotes, spaces or shell characters.\n",
+        "# Change values with `mailcow-wizard generate --set KEY=VALUE`; comments and order are kept.\n",
+    ]
+    section = None
+    for spec in schema.keys:
+        if spec.name not in values:
+            continue
+        if spec.section != section:
+            section = spec.section
+            out += ["\n", f"# ---- {SECTIONS.get(section, section)} ----\n"]
+        out.append("\n")
+        out += [f"# {c}\n" for c in _comment_lines(spec.comment)]
+        out.append(f"{spec.name}=\n")
+    doc = ConfDocument.parse("".join(out))
+    for spec in schema.keys:
+        if spec.name in values:
+            doc.set(spec.name, values[spec.name], quoted=spec.quoted)
+    extras = [k for k in values if k not in schema]
+    for i, key in enumerate(extras):
+        doc.set(key, values[key], [UNKNOWN_COMMENT] if i == 0 else [])
+    return doc
+
+
+def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, profile: str | None = None,
+              answers: Mapping[str, str] | None = None, accept_recommendations: bool = False,
+              mem: MemInfo | None | object = _AUTO, local: Collection[str] | None | object = _AUTO,
+              strict_addresses: bool | None = None, compose: ComposeTool | None | object = _AUTO) -> ConfPlan:
+    """Work out the new mailcow.conf for `mailcow_dir`; writes nothing.
+
+    `answers` (hostname, TZ, --set values) win over the existing file. `mem`, `local` and `compose`
+    are looked up on `host` / this machine unless given (tests pass them in).
+    """
+    host = host or Host()
+    mdir = Path(mailcow_dir)
+    path = mdir / CONF_NAME
+    answers = dict(answers or {})
+    notes: list[str] = []
+    if profile is None:
+        profile, reason = detect_profile(mdir)
+    else:
+        reason = f"--profile {profile}"
+    schema = get_schema(profile)
+    old, issues = _read_old(path)
+    doc = ConfDocument.parse(old) if old is not None else ConfDocument()
+    existing = doc.values()
+
+    values: dict[str, str] = dict(existing)
+    for spec in schema.required:
+        if spec.name in values:
+            continue
+        if spec.secret:
+            values[spec.name] = generate_secret(spec.length)
+        elif spec.name == "TZ" and "TZ" not in answers:
+            tz = probe_timezone(host)
+            if tz:
+                values["TZ"] = tz
+                notes.append(f"TZ={tz} is the host's time zone")
+        elif spec.default is not None:
+            values[spec.name] = spec.default
+
+    if "DOCKER_COMPOSE_VERSION" in schema and "DOCKER_COMPOSE_VERSION" not in answers:
+        flavour, how = compose_flavour(host)
+        current = existing.get("DOCKER_COMPOSE_VERSION", "")
+        if flavour and current != flavour:
+            values["DOCKER_COMPOSE_VERSION"] = flavour
+            notes.append(f"DOCKER_COMPOSE_VERSION={flavour}: {how}")
+        elif not flavour:
+            kept = values.get("DOCKER_COMPOSE_VERSION") or "empty"
+            notes.append(f"DOCKER_COMPOSE_VERSION kept at {kept}: {how}")
+
+    if mem is _AUTO:
+        try:
+            mem = probe_meminfo(host)
+        except (ProbeError, ParseError) as exc:
+            mem = None
+            notes.append(f"no RAM-based recommendations: {exc}")
+    recs = recommend(mem if isinstance(mem, MemInfo) else None, profile)
+    applied: list[str] = []
+    for rec in recs:
+        if rec.key in answers:
+            if rec.forced and answers[rec.key] != rec.value:
+                issues.append(Issue(rec.key, "recommendation", f"{rec.key}={answers[rec.key]} kept as you "
+                                    f"asked, although {rec.reason}", WARNING))
+            continue
+        if (rec.forced or accept_recommendations) and values.get(rec.key) != rec.value:
+            values[rec.key] = rec.value
+            applied.append(rec.key)
+
+    values.update(answers)
+
+    if old is None:
+        doc = _new_document(schema, values)
+    else:
+        comments = {k: [UNKNOWN_COMMENT] for k in answers if k not in schema}
+        comments.update({s.name: _comment_lines(s.comment) for s in schema.keys})
+        changes = {k: v for k, v in values.items() if existing.get(k) != v or k not in existing}
+        doc.update(changes, comments, quoted=[s.name for s in schema.keys if s.quoted])
+    final = doc.values()
+    changed_keys = [k for k in final if existing.get(k) != final[k] or k not in existing]
+
+    if local is _AUTO:
+        local = local_addresses() if host.live else None
+    if strict_addresses is None:
+        strict_addresses = host.live
+    value_issues = validate_values(final, schema, local=local,  # type: ignore[arg-type]
+                                   strict_addresses=strict_addresses)
+    flagged = {i.key for i in value_issues if i.level == ERROR}
+    issues += value_issues + _line_issues(doc, flagged)
+    if compose is _AUTO:
+        compose = find_compose()
+    return ConfPlan(path=path, profile=profile, profile_reason=reason, schema=schema, old_bytes=old,
+                    document=doc, values=final, changed_keys=changed_keys, issues=issues,
+                    recommendations=recs, applied=applied, notes=notes,
+                    compose=compose if isinstance(compose, ComposeTool) else None)
+
+
+# -- the write ----------------------------------------------------------------------------------------
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create `path` (must not exist) with mode 0600 from the start, write and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _clean_stale_temps(d: Path) -> None:
+    """Remove temp files left by a writer that was killed (its pid is gone)."""
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for name in names:
+        m = re.fullmatch(re.escape(TMP_PREFIX) + r"(\d+)-[0-9a-f]+", name)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        try:
+            os.kill(pid, 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(d / name)
+
+
+def backup_name(d: Path, now: float | None = None) -> Path:
+    """mailcow.conf.bak-YYYYMMDD-HHMMSS; a taken name gets -1, -2, ... (a backup is never overwritten)."""
+    base = f"{CONF_NAME}.bak-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+    candidate = d / base
+    n = 0
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = d / f"{base}-{n}"
+    return candidate
+
+
+def _make_backup(d: Path, data: bytes) -> Path:
+    for _ in range(1000):
+        target = backup_name(d)
+        try:
+            _write_new(target, data)
+            return target
+        except FileExistsError:
+            continue  # another writer took the name in between: pick the next
+    raise ConfError(f"{d}: could not find a free backup name")
+
+
+def _verify(tmp: Path, expected: Mapping[str, str]) -> None:
+    from dotenv import dotenv_values
+
+    got = dict(dotenv_values(tmp))
+    if got != dict(expected):
+        bad = sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
+        raise ConfError(f"the new file does not read back as intended ({', '.join(bad[:5])}); "
+                        "nothing written")
+
+
+def write_conf(plan: ConfPlan, *, run_compose: bool = True) -> WriteResult:
+    """Write the planned file atomically (see module docstring); ConfError when anything is wrong."""
+    if plan.errors:
+        raise ConfError("mailcow.conf not written:\n" + "\n".join(f"  {i.message}" for i in plan.errors))
+    d, path = plan.mailcow_dir, plan.path
+    if not d.is_dir():
+        raise ConfError(f"{d} is not a directory")
+    old, issues = _read_old(path)
+    if issues:
+        raise ConfError(issues[0].message)
+    if old != plan.old_bytes:
+        raise ConfError(f"{path} changed since it was read; run again to see the new differences")
+    new = plan.new_bytes
+    verdict: Verdict | None = None
+    backup: Path | None = None
+    try:
+        _clean_stale_temps(d)
+        if plan.changed:
+            tmp = d / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            try:
+                _write_new(tmp, new)
+                if old is not None and os.geteuid() == 0:
+                    st = os.stat(path)
+                    os.chown(tmp, st.st_uid, st.st_gid)
+                _verify(tmp, plan.values)
+                compose_file = d / "docker-compose.yml"
+                if run_compose and plan.compose is not None and compose_file.is_file():
+                    verdict = judge(plan.compose, d, tmp, keys=plan.values)
+                    if not verdict.ok:
+                        raise ConfError(f"Docker Compose rejects the new file: {verdict.message}")
+                if old is not None:
+                    backup = _make_backup(d, old)
+                os.rename(tmp, path)
+                _fsync_dir(d)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        link_created = _ensure_env_link(d)
+    except PermissionError as exc:
+        raise ConfError(f"cannot write in {d}: permission denied ({exc.filename or d})") from exc
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            raise ConfError(f"cannot write in {d}: {exc.strerror}") from exc
+        raise ConfError(f"writing {path} failed: {exc.strerror or exc}") from exc
+    return WriteResult(path, backup, plan.changed, link_created, verdict)
+
+
+def _ensure_env_link(d: Path) -> bool:
+    """Create .env -> mailcow.conf when there is no .env at all (an existing one is left alone)."""
+    link = d / ENV_LINK
+    if os.path.lexists(link):
+        return False
+    try:
+        os.symlink(CONF_NAME, link)
+    except FileExistsError:
+        return False
+    return True
+
+
+def spec_for(schema: Schema, key: str) -> KeySpec | None:
+    """The schema entry of `key` (None for keys mailcow-wizard does not know)."""
+    return schema.get(key)
