@@ -109,9 +109,8 @@ def evaluate_ntp(facts: ClockFacts) -> Finding:
                     else "no NTP client (chrony, ntpd, systemd-timesyncd) installed")
 
     if synchronized is None:
-        why = f"the kernel cannot be asked ({facts.kernel_unavailable}) and timedatectl is unavailable " \
-              f"({t.unavailable})"
-        return Finding(CHECK_ID, Status.SKIP, f"Cannot tell whether the clock is synchronised: {why}; "
+        why = f"kernel: {facts.kernel_unavailable}; timedatectl: {t.unavailable}"
+        return Finding(CHECK_ID, Status.SKIP, f"Cannot tell whether the clock is synchronised ({why}); "
                        f"{service_text}", details)
 
     if source == "adjtimex":

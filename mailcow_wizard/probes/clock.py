@@ -153,7 +153,7 @@ def probe_timedatectl(host: Host) -> Timedatectl:
         why = f"PID 1 is {pid1}" if pid1 else "no /run/systemd/system"
         return Timedatectl(None, None, unavailable=f"systemd is not running ({why})")
     if not host.can_run:
-        return Timedatectl(None, None, unavailable="commands are not run on a host given by --root")
+        return Timedatectl(None, None, unavailable="no commands are run under --root")
     res = host.run(["timedatectl", "show"], timeout=5.0)
     if res is None:
         return Timedatectl(None, None, unavailable="timedatectl is not installed")
@@ -376,5 +376,5 @@ def probe_clock(host: Host, adjtimex: Callable[[], KernelClock] = kernel_adjtime
         except ProbeError as exc:
             kernel_unavailable = str(exc)
     else:
-        kernel_unavailable = "the kernel clock is only asked on the running host, not under --root"
+        kernel_unavailable = "only the running kernel can be asked, not one under --root"
     return ClockFacts(kernel, kernel_unavailable, probe_timedatectl(host), probe_ntp_services(host))
