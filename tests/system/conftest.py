@@ -31,6 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 WIZARD = Path(sys.executable).parent / "mailcow-wizard"
 """The console script the package installs, as users run it."""
 
+ETC_NETNS = Path("/etc/netns")
+"""Per-namespace overrides of /etc files, bind-mounted by `ip netns exec`."""
+
 _counter = itertools.count()
 
 
@@ -117,9 +120,14 @@ class NetnsFactory:
     made: list[Netns] = field(default_factory=list)
 
     def new(self) -> Netns:
+        """A namespace with loopback up whose resolver is its own loopback (`ip netns exec` bind-mounts
+        /etc/netns/NAME/resolv.conf), so a daemon's DNS lookup fails at once instead of leaving it."""
         ns = Netns(unique_name("n"))
         run(["ip", "netns", "add", ns.name])
         self.made.append(ns)
+        etc = ETC_NETNS / ns.name
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         ns.ip("link", "set", "lo", "up")
         return ns
 
@@ -153,6 +161,7 @@ class NetnsFactory:
     def cleanup(self) -> None:
         for ns in reversed(self.made):
             run(["ip", "netns", "del", ns.name], check=False)
+            shutil.rmtree(ETC_NETNS / ns.name, ignore_errors=True)
         self.made.clear()
 
 
