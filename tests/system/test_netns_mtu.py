@@ -7,7 +7,6 @@ routing table and asks the kernel for the interface's MTU.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -102,20 +101,6 @@ def test_no_default_route(netns: NetnsFactory, tmp_path: Path) -> None:
     finding = mtu_finding(["ip", "netns", "exec", host.name], tmp_path)
     assert finding["status"] == "warn" and finding["details"]["interface"] is None, finding
     assert "default route" in finding["summary"]
-
-
-def test_nsenter_without_sysfs_remount(netns: NetnsFactory, tmp_path: Path) -> None:
-    """`nsenter --net` keeps the caller's /sys, where the namespace's veth does not exist: the MTU
-    must come from the kernel (ioctl) for the namespace the process is in, not from /sys."""
-    nsenter = shutil.which("nsenter")
-    if nsenter is None:
-        pytest.skip("nsenter (util-linux) is not installed")
-    host, dev = netns.routed_host(1450, subnet=5)
-    assert not Path(f"/sys/class/net/{dev}").exists()
-    finding = mtu_finding([nsenter, f"--net=/run/netns/{host.name}"], tmp_path)
-    d = finding["details"]
-    assert (finding["status"], d["interface"], d["mtu"], d["recommended"]) == ("warn", dev, 1450, 1450)
-    assert d["ipv4"]["mtu_source"] == "SIOCGIFMTU"
 
 
 def test_every_check_runs_inside_a_bare_namespace(netns: NetnsFactory, tmp_path: Path) -> None:
