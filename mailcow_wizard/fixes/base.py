@@ -84,6 +84,8 @@ class FileEdit:
 
     Called instead of the generic atomic write; returns the backup path it made (or None). It must
     leave the file as it was or as planned, as the generic writer does."""
+    shown_diff: str | None = field(default=None, compare=False, repr=False)
+    """The diff to show instead of one computed here (the conf engine hides secrets in its own)."""
 
     kind = "file"
 
@@ -97,6 +99,8 @@ class FileEdit:
 
     def diff(self) -> str:
         """The unified diff a person reviews before saying yes."""
+        if self.shown_diff is not None:
+            return self.shown_diff
         old = [] if self.before is None else self.before.splitlines(keepends=True)
         new = self.after.splitlines(keepends=True)
         lines = list(difflib.unified_diff(
