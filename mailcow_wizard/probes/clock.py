@@ -98,12 +98,15 @@ def timex_synchronized(state: int, status: int) -> bool:
 
 def kernel_adjtimex() -> KernelClock:
     """Read (never set: modes = 0) the running kernel's clock state; ProbeError when it cannot."""
-    name = ctypes.util.find_library("c") or "libc.so.6"
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        func = libc.adjtimex
-    except (OSError, AttributeError) as exc:
-        raise ProbeError(f"adjtimex is not available: {exc}") from exc
+        # The C library is already loaded into this process: dlopen(NULL) finds it without running
+        # ldconfig the way ctypes.util.find_library does (tens of milliseconds).
+        func = ctypes.CDLL(None, use_errno=True).adjtimex
+    except (OSError, AttributeError):
+        try:
+            func = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).adjtimex
+        except (OSError, AttributeError) as exc:
+            raise ProbeError(f"adjtimex is not available: {exc}") from exc
     func.argtypes = [ctypes.POINTER(Timex)]
     func.restype = ctypes.c_int
     tx = Timex()

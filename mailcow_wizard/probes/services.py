@@ -10,6 +10,8 @@ own /proc works exactly like the running machine.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -67,30 +69,48 @@ def list_processes(host: Host, names: Iterable[str] | None = None) -> list[Proce
     """Processes in the host's /proc (live, or a fixture's), optionally only those with a wanted comm.
 
     Processes that vanish while we look, or whose files we may not read, are passed over: the
-    table is a snapshot and nothing here is worth a crash.
+    table is a snapshot and nothing here is worth a crash. This runs for several checks over every
+    process, so it reads comm with bare os calls under `host.path("/proc")` instead of one Path
+    object per file (a few microseconds per process instead of tens).
     """
     wanted = set(names) if names is not None else None
     found: list[Process] = []
+    proc = str(host.path("/proc"))
     try:
-        entries = host.listdir("/proc")
-    except ProbeError:
+        entries = os.listdir(proc)
+    except OSError:
         return found
     for entry in entries:
         if not entry.isdigit():
             continue
-        try:
-            comm = host.read_text(f"/proc/{entry}/comm", limit=256).strip()
-        except ProbeError:
+        base = f"{proc}/{entry}"
+        comm = _read_small(f"{base}/comm")
+        if comm is None:
             continue
+        comm = comm.strip()
         if wanted is not None and comm not in wanted:
             continue
-        exe = host.readlink(f"/proc/{entry}/exe")
         try:
-            cmdline = host.read_text(f"/proc/{entry}/cmdline", limit=4096).replace("\x00", " ").strip()
-        except ProbeError:
-            cmdline = ""
+            exe: str | None = os.readlink(f"{base}/exe")
+        except OSError:
+            exe = None
+        cmdline = (_read_small(f"{base}/cmdline", 4096) or "").replace("\x00", " ").strip()
         found.append(Process(int(entry), comm, exe, cmdline))
+    found.sort(key=lambda p: p.pid)
     return found
+
+
+def _read_small(path: str, limit: int = 256) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, limit).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def process_unit(host: Host, pid: int) -> str | None:
@@ -140,27 +160,42 @@ def unit_enabled_on_disk(host: Host, unit: str) -> bool:
 
 # -- dpkg --------------------------------------------------------------------------------------------
 
-def parse_dpkg_status(text: str, wanted: Iterable[str] | None = None) -> dict[str, str]:
-    """Package -> Status field from /var/lib/dpkg/status (only the wanted packages, when given)."""
-    if "\x00" in text:
+def parse_dpkg_status(data: str | bytes, wanted: Iterable[str] | None = None) -> dict[str, str]:
+    """Package -> Status field from /var/lib/dpkg/status (only the wanted packages, when given).
+
+    The file runs to MiBs and we need a dozen of its thousands of entries, so with a wanted list we
+    search the raw bytes for just those stanzas (bytes.find is a one-byte C scan; the same search in
+    a str holding any non-Latin-1 character is several times slower). Without one, all are read.
+    """
+    raw = data.encode("utf-8", errors="replace") if isinstance(data, str) else data
+    if b"\x00" in raw:
         raise ParseError(f"{DPKG_STATUS} contains binary data")
-    want = set(wanted) if wanted is not None else None
+    if raw.strip() and not raw.lstrip().startswith(b"Package:"):
+        raise ParseError(f"{DPKG_STATUS}: does not start with a Package field")
+    raw = b"\n" + raw.replace(b"\r\n", b"\n")
     result: dict[str, str] = {}
-    for stanza in text.split("\n\n"):
+    if wanted is not None:
+        for name in sorted(set(wanted)):
+            start = 0
+            while (idx := raw.find(b"\nPackage: " + name.encode() + b"\n", start)) >= 0:
+                start = idx + 1
+                end = raw.find(b"\n\n", idx + 1)
+                stanza = raw[idx + 1: end if end >= 0 else len(raw)].decode("utf-8", errors="replace")
+                status = re.search(r"^Status:[ \t]*(.*?)[ \t]*$", stanza, re.M)
+                if status:
+                    result[name] = status.group(1)
+        return result
+    for stanza in raw.decode("utf-8", errors="replace").split("\n\n"):
         if not stanza.strip():
             continue
         package = status = None
-        for line in stanza.splitlines():
+        for line in stanza.strip("\n").splitlines():
             if line.startswith("Package:"):
                 package = line[8:].strip()
             elif line.startswith("Status:"):
                 status = line[7:].strip()
-            if package is not None and status is not None:
-                break
         if package is None:
             raise ParseError(f"{DPKG_STATUS}: a stanza without a Package field")
-        if want is not None and package not in want:
-            continue
         if status is not None:
             result[package] = status
     return result
@@ -236,12 +271,12 @@ class MailService:
 
 def _read_dpkg(host: Host, wanted: set[str]) -> tuple[dict[str, str] | None, str | None]:
     """dpkg states of the wanted packages; (None, reason) when the database is there but unusable."""
+    if not host.exists(DPKG_STATUS):
+        return {}, None
     try:
-        text = host.read_text_or_none(DPKG_STATUS, limit=DPKG_READ_LIMIT)
+        text = host.read_bytes(DPKG_STATUS, limit=DPKG_READ_LIMIT)
     except ProbeError as exc:
         return None, str(exc)
-    if text is None:
-        return {}, None
     try:
         return parse_dpkg_status(text, wanted), None
     except ParseError as exc:
