@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from mailcow_wizard.checks import CHECK_IDS
@@ -80,6 +81,15 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _ask_choice() -> str | None:
+    """Ask how to resolve the port conflicts (the same answer for all; --set picks per variable)."""
+    try:
+        answer = input("\nResolve with [s]top, [m]ove, [b]ind, or [q]uit? ").strip().lower()
+    except EOFError:
+        return None
+    return {"s": "stop", "m": "move", "b": "bind"}.get(answer[:1]) if answer else None
+
+
 def run(args: argparse.Namespace) -> int:
     fix_id = args.id
     if fix_id not in FIXES:
@@ -91,6 +101,16 @@ def run(args: argparse.Namespace) -> int:
     dry_run = bool(getattr(args, "dry_run", False))
     plan = plan_fix(fix_id, ctx, options)
     out = sys.stdout
+    if (fix_id == "ports" and plan.blocked and options.choice is None and not options.sets
+            and not dry_run and not args.yes and sys.stdin.isatty()):
+        out.write(plan.render())
+        picked = _ask_choice()
+        if picked is None:
+            out.write("Nothing was changed.\n")
+            return EXIT_USAGE
+        options = replace(options, choice=picked)
+        plan = plan_fix(fix_id, ctx, options)
+        out.write("\n")
     out.write(plan.render())
     out.flush()
 
