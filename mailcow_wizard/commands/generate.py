@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print("dry run: nothing written", file=err)
         return EXIT_OK
     if not os.access(mdir, os.W_OK | os.X_OK):
+        if os.statvfs(mdir).f_flag & os.ST_RDONLY:  # root too is refused there; owners do not matter
+            raise UsageError(f"cannot write in {mdir}: it is on a read-only file system")
         raise UsageError(f"cannot write in {mdir}: permission denied (run as the checkout's owner or root)")
     result = write_conf(plan)
     if result.changed:
