@@ -262,3 +262,14 @@ def test_unreadable_config_never_crashes(make_root) -> None:
     f = run_check(get_spec("ntp"), ctx)
     assert f.status is Status.PASS
     assert "binary" in f.details["services"][0]["error"]
+
+
+def test_clock_services_on_teammate_hosts() -> None:
+    kvm = probe_ntp_services(fixture_ctx("debian12-kvm").host)
+    assert kvm[0].name == "systemd-timesyncd" and kvm[0].enabled and kvm[0].servers == []
+    centos = probe_ntp_services(fixture_ctx("centos8-el7").host)
+    assert centos[0].name == "chrony" and centos[0].running and centos[0].servers == ["2.centos.pool.ntp.org"]
+    f = check_ntp(fixture_ctx("debian12-kvm", runner_with(SHOW_UNSYNCED)))
+    assert f.status is Status.FAIL and "systemctl restart systemd-timesyncd" in f.remedy
+    # timesyncd without NTP= uses its built-in servers: no advice to add servers.
+    assert "give it servers" not in f.remedy

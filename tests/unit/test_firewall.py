@@ -138,3 +138,14 @@ def test_malformed_ufw_conf_never_crashes(make_root) -> None:
     ctx.host = make_root({"/etc/ufw/ufw.conf": "ENABLED=banana\n"})
     f = run_check(get_spec("firewall"), ctx)
     assert f.status is Status.SKIP and "ENABLED='banana'" in f.summary
+
+
+def test_centos8_default_firewalld_warns() -> None:
+    f = check_firewall(fixture_ctx("centos8-el7"))
+    assert f.status is Status.WARN and f.details["firewalld"]["enabled"] is True
+    assert f.details["firewalld"]["signal"] == "process firewalld (pid 842)"
+
+
+@pytest.mark.parametrize("host", ["debian12-kvm", "openvz", "lxc", "synology", "small-3g-noswap"])
+def test_hosts_without_firewall_manager_pass(host: str) -> None:
+    assert check_firewall(fixture_ctx(host)).status is Status.PASS

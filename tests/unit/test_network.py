@@ -234,3 +234,22 @@ def test_malformed_cloud_init_file_skips(make_root) -> None:
     ctx.host = make_root({"/etc/network/interfaces.d/50-cloud-init.cfg": "iface eth0:0\n"})
     f = run_check(get_spec("hetzner-ipv6"), ctx)
     assert f.status is Status.SKIP and "50-cloud-init.cfg" in f.summary
+
+
+@pytest.mark.parametrize(("host", "iface"), [
+    ("debian12-kvm", "enp1s0"), ("openvz", "venet0"), ("lxc", "eth0"), ("synology", "ovs_eth0"),
+    ("centos8-el7", "eth0"), ("small-3g-noswap", "ens18")])
+def test_mtu_1500_hosts_pass(host: str, iface: str) -> None:
+    f = check_mtu(fixture_ctx(host))
+    assert f.status is Status.PASS, f.summary
+    assert f.details["interface"] == iface and f.details["mtu"] == 1500 and f.details["recommended"] is None
+
+
+def test_openvz_default_route_without_gateway() -> None:
+    f = check_mtu(fixture_ctx("openvz"))
+    assert f.details["ipv4"]["gateway"] == "0.0.0.0"
+
+
+def test_hetzner_ipv6_passes_on_hosts_without_cloud_init() -> None:
+    for host in ("debian12-kvm", "openvz", "lxc", "synology", "centos8-el7", "small-3g-noswap"):
+        assert check_hetzner_ipv6(fixture_ctx(host)).status is Status.PASS

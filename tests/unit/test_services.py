@@ -117,3 +117,16 @@ def test_malformed_dpkg_status_is_a_note_not_a_crash(make_root) -> None:
     f = run_check(get_spec("mail-services"), ctx)
     assert f.status is Status.WARN
     assert "dpkg database not usable" in f.details["notes"][0]
+
+
+def test_debian_default_exim4_running_warns() -> None:
+    f = check_mail_services(fixture_ctx("small-3g-noswap"))
+    assert f.status is Status.WARN
+    [svc] = f.details["services"]
+    assert (svc["name"], svc["running"], svc["pid"], svc["unit"]) == ("exim4", True, 577, "exim4.service")
+    assert "systemctl disable --now exim4.service" in f.remedy
+
+
+@pytest.mark.parametrize("host", ["debian12-kvm", "openvz", "lxc", "synology", "centos8-el7"])
+def test_hosts_without_mail_servers_pass(host: str) -> None:
+    assert check_mail_services(fixture_ctx(host)).status is Status.PASS
