@@ -51,8 +51,8 @@ def evaluate_docker(info: DockerInfo) -> Finding:
         return Finding("docker", Status.FAIL, "Docker is not installed", details, remedy=INSTALL)
     if not info.asked:
         return Finding("docker", Status.SKIP,
-                       f"Docker is installed ({info.cli}, {compose}), but its daemon can only be asked "
-                       "on the running system, not under --root", details)
+                       f"Docker is installed ({info.cli}); its daemon is asked only on the running system",
+                       details)
     if info.error:
         if "permission denied" in info.error:
             remedy = ("Run the wizard as root (sudo mailcow-wizard check), or add your user to the docker "

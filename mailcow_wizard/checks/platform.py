@@ -49,7 +49,7 @@ def evaluate_virtualization(info: VirtInfo) -> Finding:
                        "properly. " + FULL_MACHINE)
     if info.category == CONTAINER:
         return Finding("virtualization", Status.FAIL,
-                       f"This machine is a {name} container; mailcow needs a VM",
+                       f"This machine runs in a container ({name}); mailcow needs a VM",
                        details, remedy="Docker inside a container lacks the kernel features (networking, "
                        "iptables, cgroups) mailcow's containers rely on. " + FULL_MACHINE)
     if info.category == WSL:
@@ -133,7 +133,7 @@ def evaluate_os(info: OsInfo) -> Finding:
                        remedy=f"Use a stable release. {support.reason}.")
     if version < support.minimum:
         details["supported"] = False
-        return Finding("os", Status.WARN, f"{label} is too old for Docker CE", details,
+        return Finding("os", Status.WARN, f"{label} is no longer supported by Docker CE", details,
                        remedy=f"Upgrade to a newer release. {support.reason}.")
     details["supported"] = True
     if version[: len(support.newest)] > support.newest:

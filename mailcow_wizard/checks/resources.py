@@ -164,7 +164,7 @@ def evaluate_disk(disk: DiskInfo) -> Finding:
         f"{disk.data_root} (measured on {disk.measured_path})"
     if disk.free_bytes is None:
         details["reason"] = disk.unknown_reason
-        return Finding("disk", Status.SKIP, f"Free space for Docker unknown: {disk.unknown_reason}", details)
+        return Finding("disk", Status.SKIP, f"Free space unknown: {disk.unknown_reason}", details)
     free = gib(disk.free_bytes)
     remedy = (f"Free space or grow the file system holding {disk.measured_path} (check with: "
               f"df -h {disk.measured_path}), or point Docker's \"data-root\" in {DAEMON_JSON} at a larger "

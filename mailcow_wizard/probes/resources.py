@@ -336,7 +336,7 @@ def probe_disk(host: Host) -> DiskInfo:
     measured = nearest_existing(host, data_root)
     if not host.live:
         return DiskInfo(data_root, source, measured, None, None,
-                        unknown_reason="free space cannot be read from files under --root")
+                        unknown_reason="it cannot be read from files under --root")
     try:
         st = os.statvfs(host.path(measured))
     except OSError as exc:
