@@ -89,11 +89,12 @@ _REDISPASS = _k("REDISPASS", "secret", None, "Password for mailcow's Redis: 28 r
 def _http(bind_default: str) -> list[KeySpec]:
     return [
         _k("HTTP_PORT", "bare_port", "80",
-           "Port for plain HTTP. A number only; 8081, 9081, 9082 and 65510 are taken inside nginx.", "http"),
+           "Port for plain HTTP. A number only; 8081, 9081, 9082 and 65510 are taken inside nginx.", "http",
+           extra_chars="[]"),
         _k("HTTP_BIND", "bind", bind_default,
            "Address for HTTP; empty means every address of this host.", "http"),
         _k("HTTPS_PORT", "bare_port", "443", "Port for HTTPS. A number only, same reserved ports as above.",
-           "http"),
+           "http", extra_chars="[]"),
         _k("HTTPS_BIND", "bind", bind_default, "Address for HTTPS; empty means every address of this host.",
            "http"),
     ]

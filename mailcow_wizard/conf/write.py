@@ -278,9 +278,15 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, profile: str
         local = local_addresses() if host.live else None
     if strict_addresses is None:
         strict_addresses = host.live
-    value_issues = validate_values(final, schema, local=local,  # type: ignore[arg-type]
+    # Validate what was asked for, not what the rendered file happens to say ("25 # x" reads as 25).
+    value_issues = validate_values(values, schema, local=local,  # type: ignore[arg-type]
                                    strict_addresses=strict_addresses)
     flagged = {i.key for i in value_issues if i.level == ERROR}
+    for key in sorted(set(values) | set(final)):
+        if key not in flagged and final.get(key) != values.get(key):
+            value_issues.append(Issue(key, "inert", f"{key}: {values.get(key)!r} would be read back as "
+                                      f"{final.get(key)!r}; nothing written"))
+            flagged.add(key)
     issues += value_issues + _line_issues(doc, flagged)
     if compose is _AUTO:
         compose = find_compose()
