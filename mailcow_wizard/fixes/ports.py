@@ -32,6 +32,7 @@ from mailcow_wizard.probes.ports import (
     free_ports_near,
     probe_listeners,
 )
+from mailcow_wizard.probes.services import systemd_running
 
 TITLE = "Free mailcow's ports"
 CHOICES = ("stop", "move", "bind")
@@ -112,6 +113,12 @@ def conflict_choices(ctx: Context) -> list[ConflictChoice]:
         if unit in NEVER_STOP or any(lst.process == DOCKER_PROXY for lst in lsts):
             unit = None
         hint = "; ".join(dict.fromkeys(_stop_hint(lst) for lst in lsts))
+        if unit is not None and host.live and not systemd_running(host):
+            # A unit's cgroup without systemd as PID 1 (containers, chroots): systemctl cannot act here.
+            pids = ", ".join(dict.fromkeys(f"kill {lst.pid}" for lst in lsts if lst.pid))
+            hint = (f"systemd is not running here (no /run/systemd/system), so {unit} cannot be stopped "
+                    f"with systemctl: stop it by its pid ({pids}) and keep it from starting again")
+            unit = None
         on_port = [lst for lst in scan.listeners if lst.port == port]
         free_addr = tuple(a for a in local if not any(addresses_overlap(a, lst.address) for lst in on_port))
         result.append(ConflictChoice(
