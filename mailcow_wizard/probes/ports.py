@@ -347,10 +347,13 @@ def _fd_counts(host: Host, proc: str) -> list[tuple[int, int]]:
         try:
             n = os.stat(fd_dir).st_size if live else len(os.listdir(fd_dir))
         except OSError:
-            n = 0
+            n = -1  # cannot be seen (or gone): still visited, so it is counted as hidden
         counts.append((n, int(name)))
-    if live and counts and not any(n for n, _ in counts):
-        counts = [(_fdsize(proc, pid), pid) for _, pid in counts]
+    if live and counts and not any(n > 0 for n, _ in counts):
+        counts = [(_fdsize(proc, pid) if n == 0 else n, pid) for n, pid in counts]
+    elif live:
+        # The kernel counts open files: a process with none (a kernel thread) cannot hold a socket.
+        counts = [(n, pid) for n, pid in counts if n != 0]
     counts.sort()
     return counts
 
@@ -366,19 +369,23 @@ def _fdsize(proc: str, pid: int) -> int:
     return 0
 
 
+STD_FDS = frozenset({"0", "1", "2"})
+"""stdin, stdout, stderr: almost never a listening socket (inetd-style services aside), so looked at last."""
+
+
 def _scan_fds(fd_dir: str, targets: Mapping[str, int], remaining: set[int] | None,
-              count: int) -> list[int] | None:
+              count: int, skip_std: bool = False) -> list[int] | None:
     """Inodes among `targets` that this fd directory holds (None when the directory is unreadable).
 
     With `remaining` given, stops as soon as all of those are found. A big process (thousands of
     connections) is probed on fds 0..255 first without listing its directory: listening sockets are
-    opened early, so usually the long listing is never needed.
+    opened early, so usually the long listing is never needed. `skip_std` leaves out fds 0-2.
     """
     found: list[int] = []
     readlink = os.readlink
     low_done = 0
     if count > BIG_PROCESS_FDS:
-        for fd in range(BIG_PROCESS_FDS):
+        for fd in range(3 if skip_std else 0, BIG_PROCESS_FDS):
             try:
                 link = readlink(f"{fd_dir}/{fd}")
             except OSError:
@@ -394,7 +401,7 @@ def _scan_fds(fd_dir: str, targets: Mapping[str, int], remaining: set[int] | Non
     except OSError:
         return found or None
     for name in names:
-        if low_done and name.isdigit() and int(name) < low_done:
+        if (low_done and name.isdigit() and int(name) < low_done) or (skip_std and name in STD_FDS):
             continue
         try:
             link = readlink(f"{fd_dir}/{name}")
@@ -421,14 +428,27 @@ def map_inodes(host: Host, inodes: Iterable[int]) -> _Owners:
     proc = str(host.path("/proc"))
     targets = {f"socket:[{i}]": i for i in wanted}
     remaining = set(wanted)
+    visited: list[int] = []
     for count, pid in _fd_counts(host, proc):
-        found = _scan_fds(f"{proc}/{pid}/fd", targets, remaining, count)
+        found = _scan_fds(f"{proc}/{pid}/fd", targets, remaining, count, skip_std=True)
         if found is None:
             owners.hidden += 1
             continue
+        visited.append(pid)
         for inode in found:
             owners.holders.setdefault(inode, []).append(pid)
             remaining.discard(inode)
+        if not remaining:
+            break
+    for pid in visited if remaining else ():  # second pass: stdin/stdout/stderr (inetd-style daemons)
+        for fd in STD_FDS:
+            try:
+                inode = targets.get(os.readlink(f"{proc}/{pid}/fd/{fd}"))
+            except OSError:
+                continue
+            if inode is not None and inode in remaining:
+                owners.holders.setdefault(inode, []).append(pid)
+                remaining.discard(inode)
         if not remaining:
             break
     for inode, pids in owners.holders.items():

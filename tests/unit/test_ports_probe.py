@@ -222,15 +222,30 @@ def test_scan_stops_once_every_inode_is_found(monkeypatch: pytest.MonkeyPatch) -
     visited: list[str] = []
     real = P._scan_fds
 
-    def spy(fd_dir, targets, remaining, count):  # type: ignore[no-untyped-def]
+    def spy(fd_dir, targets, remaining, count, **kw):  # type: ignore[no-untyped-def]
         visited.append(fd_dir.split("/")[-2])
-        return real(fd_dir, targets, remaining, count)
+        return real(fd_dir, targets, remaining, count, **kw)
 
     monkeypatch.setattr(P, "_scan_fds", spy)
     P.find_listeners(fixture_host("ports-ipv6"), {443})
     # fewest open files first: sshd (5), then the worker 1201 (5) holds it and the scan stops before
     # the parent 1200 (11 files); the parent walk then finds 1200 holding it and 1 (systemd) not.
     assert visited == ["500", "1201", "1200", "1"]
+
+
+def test_listener_on_stdin_is_found_in_the_second_pass(make_root, tmp_path) -> None:
+    # an inetd-style daemon gets its listening socket as fd 0; fds 0-2 are looked at last
+    host = make_root({
+        "/proc/net/tcp": HEADER4 + "   0: 00000000:006E 00000000:0000 0A 0:0 0:0 0 0 0 4242 1\n",
+        "/proc/77/comm": "pop3d\n", "/proc/77/status": "PPid:\t1\n",
+        "/proc/88/comm": "bash\n",
+    })
+    (tmp_path / "root/proc/77/fd").mkdir()
+    (tmp_path / "root/proc/77/fd/0").symlink_to("socket:[4242]")
+    (tmp_path / "root/proc/88/fd").mkdir()
+    (tmp_path / "root/proc/88/fd/0").symlink_to("/dev/pts/0")
+    (lst,) = P.find_listeners(host, {110})
+    assert (lst.pid, lst.process, lst.owner_known) == (77, "pop3d", True)
 
 
 def test_big_process_low_fds_are_probed_without_listing(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
