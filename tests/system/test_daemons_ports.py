@@ -24,6 +24,7 @@ import pytest
 
 from mailcow_wizard.mailcow import PORT_VARIABLES
 from tests.system.conftest import (
+    REPO,
     Daemons,
     Netns,
     NetnsFactory,
@@ -229,21 +230,27 @@ def test_conf_moves_http_ports_away_from_nginx(host_ns: Netns, tmp_path: Path, d
     assert 8080 in finding["details"]["checked"] and 80 not in finding["details"]["checked"]
 
 
-def test_fix_ports_without_systemd_then_stop_by_pid(host_ns: Netns, tmp_path: Path, daemons: Daemons) -> None:
-    """`fix ports --choice stop` where systemctl cannot run: the plan says so; stopping the daemon by pid
-    (what a person does then) clears the conflict on re-check."""
-    pid = start_nginx(host_ns, tmp_path / "nginx", daemons)
+@pytest.mark.parametrize("in_unit", [False, True], ids=["no-unit", "unit-cgroup"])
+def test_fix_ports_without_systemd_then_stop_by_pid(host_ns: Netns, tmp_path: Path, daemons: Daemons,
+                                                    request: pytest.FixtureRequest, in_unit: bool) -> None:
+    """`fix ports --choice stop --yes` where systemd is not PID 1: the plan says so and names the pid,
+    nothing is stopped; stopping the daemon by pid (what a person does then) clears the conflict."""
+    unit = request.getfixturevalue("unit_cgroup") if in_unit else None
+    pid = start_nginx(host_ns, tmp_path / "nginx", daemons, unit=unit)
     mailcow = tmp_path / "mailcow"
     before = ports_finding(host_ns, mailcow)
     assert conflict_ports(before) == {80, 443}
-    fix = host_ns.wizard("fix", "ports", "--choice", "stop", "--dry-run", "--mailcow-dir", str(mailcow))
+    fix = host_ns.wizard("fix", "ports", "--choice", "stop", "--yes", "--mailcow-dir", str(mailcow))
     assert "Traceback" not in fix.stderr, fix.stderr
-    assert fix.returncode in (0, 2), fix
     plan = fix.stdout + fix.stderr
     assert "nginx" in plan and str(pid) in plan, plan
-    if shutil.which("systemctl") is None or not Path("/run/systemd/system").is_dir():
-        assert "systemd" in plan.lower() or "systemctl" in plan.lower(), plan
-    assert pid_alive(pid), "a dry run must not stop anything"
+    if not Path("/run/systemd/system").is_dir():
+        assert fix.returncode == 2, plan
+        assert "systemd" in plan and "cannot be stopped" in plan, plan
+        assert "nothing was changed" in plan, plan
+        if unit is not None:
+            assert unit.name in plan and f"kill {pid}" in plan, plan
+    assert pid_alive(pid), "the fix must not stop what it could not stop properly"
     workers = children(pid)
     daemons.stop_all()
     for p in (pid, *workers):
@@ -251,6 +258,31 @@ def test_fix_ports_without_systemd_then_stop_by_pid(host_ns: Netns, tmp_path: Pa
     after = ports_finding(host_ns, mailcow)
     assert after["status"] == "pass" and after["details"]["conflicts"] == [], after
     assert_agrees_with_kernel(host_ns, after)
+
+
+def test_fix_ports_moves_mailcow_while_nginx_keeps_running(host_ns: Netns, tmp_path: Path,
+                                                           daemons: Daemons) -> None:
+    """`fix ports --choice move --yes`: mailcow.conf gets free ports (written by the conf engine, read
+    back by bash), and the re-check passes with nginx still on 80 and 443."""
+    compose = REPO.parent / "shared" / "mailcow" / "docker-compose.current.yml"
+    if not compose.is_file():
+        pytest.skip(f"mailcow's docker-compose.yml is not at {compose}")
+    mailcow = tmp_path / "mailcow"
+    mailcow.mkdir()
+    shutil.copy(compose, mailcow / "docker-compose.yml")
+    gen = host_ns.wizard("generate", "--hostname", "mail.example.org", "--timezone", "UTC",
+                         "--mailcow-dir", str(mailcow))
+    assert gen.returncode == 0, gen.stderr
+    pid = start_nginx(host_ns, tmp_path / "nginx", daemons)
+    fix = host_ns.wizard("fix", "ports", "--choice", "move", "--yes", "--mailcow-dir", str(mailcow))
+    assert "Traceback" not in fix.stderr and fix.returncode == 0, fix.stdout + fix.stderr
+    assert pid_alive(pid)
+    ports = run(["bash", "-c", 'source "$1"; echo "$HTTP_PORT $HTTPS_PORT"', "_",
+                 str(mailcow / "mailcow.conf")]).stdout.split()
+    assert ports and "80" not in ports and "443" not in ports, ports
+    after = ports_finding(host_ns, mailcow)
+    assert after["status"] == "pass", after
+    assert {int(p) for p in ports} <= set(after["details"]["checked"])
 
 
 def test_only_the_test_namespace_is_affected(host_ns: Netns, tmp_path: Path, daemons: Daemons) -> None:
