@@ -16,10 +16,13 @@ from mailcow_wizard.probes.ports import (
     is_mailcow,
     probe_listeners,
 )
+from mailcow_wizard.probes.services import systemd_running
 
 MAIL_PORT_VARIABLES = frozenset({"SMTP_PORT", "SMTPS_PORT", "SUBMISSION_PORT", "IMAP_PORT", "IMAPS_PORT",
                                  "POP_PORT", "POPS_PORT", "SIEVE_PORT"})
 """Ports other mail servers and clients expect on their standard numbers: moving these hurts."""
+KEEP_UNITS = frozenset({"docker.service", "containerd.service", "ssh.service", "sshd.service"})
+"""Units a remedy never tells a person to stop: Docker itself, and what keeps them connected."""
 
 
 def _owner_text(c: Conflict) -> str:
@@ -35,7 +38,7 @@ def _where(address: str | None) -> str:
 
 
 def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int]],
-            alternatives: Mapping[int, list[int]]) -> str:
+            alternatives: Mapping[int, list[int]], systemd: bool) -> str:
     """What to do, per port: stop the other program (exact command), or move mailcow's port."""
     lines: list[str] = []
     done_owner: set[tuple[int | None, str | None]] = set()
@@ -48,9 +51,17 @@ def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int
         if lst.process == DOCKER_PROXY:  # never advise stopping docker.service itself
             lines.append(f"Port {lst.port} is published by another Docker container: find it with "
                          f"`docker ps --filter publish={lst.port}` and stop it (docker stop CONTAINER).")
-        elif lst.unit:
+        elif lst.unit in KEEP_UNITS:
+            lines.append(f"{lst.unit} holds port {lst.port}: keep it, and give mailcow another port "
+                         "or address instead.")
+        elif lst.unit and systemd:
             lines.append(f"Stop and disable {lst.unit} (it holds port {lst.port}): "
                          f"systemctl disable --now {lst.unit}")
+        elif lst.unit:
+            name = lst.unit.removesuffix(".service")
+            lines.append(f"Stop {lst.process or name} (pid {lst.pid}, {lst.unit}) on port {lst.port}: "
+                         f"systemd is not running here, so use its init script (service {name} stop) "
+                         f"or kill {lst.pid}, and keep it from starting again.")
         elif lst.owner_known:
             lines.append(f"Stop {lst.process or 'the program'} (pid {lst.pid}) on port {lst.port} and keep "
                          f"it from starting again: kill {lst.pid}, then remove or disable what starts it.")
@@ -80,8 +91,11 @@ def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int
 
 def evaluate_ports(scan: ListenerScan, published: Mapping[str, tuple[str | None, int]],
                    conf: Mapping[str, str] | None = None,
-                   alternatives: Mapping[int, list[int]] | None = None) -> Finding:
-    """The verdict from the listeners found (pure): fail on any conflict, pass otherwise."""
+                   alternatives: Mapping[int, list[int]] | None = None, systemd: bool = True) -> Finding:
+    """The verdict from the listeners found (pure): fail on any conflict, pass otherwise.
+
+    `systemd` says whether systemd runs the host (else no `systemctl` command is advised).
+    """
     ports = sorted({port for _, port in published.values()})
     found = conflicts(scan.listeners, published, conf)
     mine = [lst for lst in scan.listeners if lst.port in ports and is_mailcow(lst, conf)]
@@ -105,7 +119,7 @@ def evaluate_ports(scan: ListenerScan, published: Mapping[str, tuple[str | None,
             parts.append(f"port {c.listener.port} ({c.variable}) is taken by {_owner_text(c)}{at}")
         unique = list(dict.fromkeys(parts))
         summary = "; ".join(unique[:3]) + (f"; and {len(unique) - 3} more" if len(unique) > 3 else "")
-        remedy = _remedy(found, published, alternatives or {})
+        remedy = _remedy(found, published, alternatives or {}, systemd)
         return Finding("ports", Status.FAIL, summary[0].upper() + summary[1:], details, remedy, fix="ports")
     summary = f"All {len(ports)} mailcow ports are free"
     if mine:
@@ -129,4 +143,4 @@ def check_ports(ctx: Context) -> Finding:
         port = c.listener.port
         if port not in alternatives:
             alternatives[port] = free_ports_near(ctx.host, port, 1, exclude=used)
-    return evaluate_ports(scan, published, ctx.conf, alternatives)
+    return evaluate_ports(scan, published, ctx.conf, alternatives, systemd_running(ctx.host))

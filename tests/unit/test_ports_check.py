@@ -132,3 +132,18 @@ def test_evaluate_is_pure_and_names_every_conflict() -> None:
     assert f.status is Status.FAIL and len(f.details["conflicts"]) == 4
     assert f.summary.endswith("; and 1 more")
     assert f.details["source"] == "netlink"
+
+
+def test_without_systemd_no_systemctl_is_advised() -> None:
+    # ports-custom has no /run/systemd/system: exim4.service is named, but systemctl would not work
+    f = check_ports(fixture_ctx("ports-custom"))
+    assert f.status is Status.FAIL
+    assert "systemctl" not in f.remedy
+    assert "service exim4 stop" in f.remedy and "kill 812" in f.remedy
+
+
+def test_ssh_or_docker_units_are_never_to_be_stopped() -> None:
+    lst = Listener(443, "0.0.0.0", 4, 9, pid=500, process="sshd", unit="ssh.service", owner_known=True)
+    f = evaluate_ports(ListenerScan(listeners=[lst]), published_ports({}), alternatives={443: [8443]})
+    assert f.status is Status.FAIL
+    assert "systemctl disable" not in f.remedy and "keep it" in f.remedy and "HTTPS_PORT=8443" in f.remedy
