@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,7 +20,7 @@ import pytest
 
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes import ports as P
-from tests.system.conftest import stop_pid
+from tests.system.conftest import check_json, read_pidfile, stop_pid, wizard_env
 
 pytestmark = pytest.mark.system
 
@@ -182,3 +184,37 @@ def test_free_ports_near_skips_a_port_in_use(opened: Opened) -> None:
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("0.0.0.0", p))
+
+
+LISTEN_SCRIPT = """
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen()
+open(sys.argv[3], 'w').write(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+def test_check_command_names_a_real_listener_on_port_25(netns, daemons, tmp_path) -> None:
+    """End to end in a namespace of our own: a program on 127.0.0.1:25, `check --only ports --json`."""
+    ns = netns.new()
+    pidfile = tmp_path / "pid"
+    proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", LISTEN_SCRIPT,
+                             "127.0.0.1", "25", str(pidfile)], stdin=subprocess.DEVNULL)
+    daemons.add(proc.pid)
+    try:
+        pid = read_pidfile(pidfile)
+        daemons.add(pid)
+        found = check_json(ns.wizard("check", "--only", "ports", "--json", env=wizard_env()))
+        f = found["ports"]
+        assert f["status"] == "fail" and f["fix"] == "ports"
+        assert f["details"]["source"] == "netlink"
+        (c,) = f["details"]["conflicts"]
+        assert (c["port"], c["address"], c["variable"], c["pid"]) == (25, "127.0.0.1", "SMTP_PORT", pid)
+        assert c["process"] == _comm(pid)
+        assert f"port 25 (smtp_port) is taken by {c['process']} (pid {pid})" in f["summary"].lower()
+    finally:
+        daemons.stop_all()
+        proc.wait(timeout=10)
