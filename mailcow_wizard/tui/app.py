@@ -65,6 +65,8 @@ class WizardApp(App[int]):
     # -- steps ------------------------------------------------------------------------------------
     def step_visible(self, step: str) -> bool:
         """Port conflicts and other fixes appear only when their checks found something."""
+        if step in ("ports", "other") and not self.session.checks_done():
+            return True  # not known yet: counted, so "Step N of M" does not jump later
         if step == "ports":
             return bool(self.session.conflicts())
         if step == "other":

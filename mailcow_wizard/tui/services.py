@@ -1,45 +1,41 @@
 """The wizard's state and its one door to the core: checks, the mailcow.conf engine and the fixes.
 
-Screens never open files or run commands. They hold a `WizardSession`, call its methods from thread
-workers, and show what comes back. Everything here is plain Python (no Textual), so it can be tested
-on its own and the flow can be driven without a terminal.
+Screens never open files or run commands. They hold a `WizardSession`, call its blocking methods
+from thread workers, and show what comes back. Everything here is plain Python (no Textual), so the
+flow can be tested and driven (demo, snapshots) without a terminal.
 
-The session is where the wizard meets the other layers:
+Where the wizard meets the other layers, each in one place below:
 - checks: `mailcow_wizard.checks` (CHECKS, run_check)
-- mailcow.conf: `mailcow_wizard.conf` (schema, validation, recommendations, plan/diff, atomic write)
-- fixes: `mailcow_wizard.fixes` (plan / apply / verify, keyed by check id)
-Each call into those packages sits in one method below and nowhere else.
+- mailcow.conf: `mailcow_wizard.conf` (schema, validate_values, plan_conf / write_conf)
+- fixes: `mailcow_wizard.fixes` (plan_fix, apply, verify)
+
+Blocking methods (call them in a worker): `__init__` (reads the existing mailcow.conf and the
+host's RAM), `change_mailcow_dir`, `run_check`, `plan_fix`, `apply_fix`, `conf_diff`, `finish`,
+`recheck_all`. Everything else only looks at memory and is safe on the UI thread.
 """
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 import os
 import threading
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailcow_wizard.checks import CHECKS, CheckSpec, get_spec, run_check
 from mailcow_wizard.context import Context, read_existing_conf
 from mailcow_wizard.mailcow import BIND_VARIABLES, NGINX_INTERNAL_PORTS, PORT_VARIABLES, split_port_spec
 from mailcow_wizard.model import Finding, Status
 
+if TYPE_CHECKING:
+    from mailcow_wizard.conf import ConfPlan, Schema
+    from mailcow_wizard.fixes import Plan
+
 GENERATIONS = ("current", "2020")
 """mailcow's two generations of mailcow.conf: today's (FTS) and the Solr era (end of 2020)."""
-
-INTERNAL_PORT_DEFAULTS: dict[str, dict[str, str]] = {
-    "current": {"DOVEADM_PORT": "127.0.0.1:19991", "SQL_PORT": "127.0.0.1:13306",
-                "REDIS_PORT": "127.0.0.1:7654"},
-    "2020": {"DOVEADM_PORT": "127.0.0.1:19991", "SQL_PORT": "127.0.0.1:13306",
-             "SOLR_PORT": "127.0.0.1:18983", "REDIS_PORT": "127.0.0.1:7654"},
-}
-"""Ports mailcow publishes on loopback only, by generation (used when the engine gives no schema)."""
-
-BIND_DEFAULTS = {"current": "", "2020": "0.0.0.0"}
-"""HTTP(S)_BIND default per generation: empty today, 0.0.0.0 in the Solr era."""
 
 FIX_SCREENS = {"ports": "ports", "ntp": "ntp", "mtu": "mtu", "hetzner-ipv6": "other", "swap": "other",
                "firewall": "other", "mail-services": "other"}
@@ -48,13 +44,19 @@ FIX_SCREENS = {"ports": "ports", "ntp": "ntp", "mtu": "mtu", "hetzner-ipv6": "ot
 OTHER_FIX_IDS = ("hetzner-ipv6", "swap", "firewall", "mail-services")
 """Fixes on the "Other fixes" screen, shown only when their check did not pass."""
 
+PORT_KINDS = ("bare_port", "bind", "port")
+"""Schema kinds the Ports step edits."""
+
 SUGGESTED_PORTS = {
     "SMTP_PORT": [2525, 10025, 2526], "SMTPS_PORT": [10465, 4465], "SUBMISSION_PORT": [10587, 5587],
     "IMAP_PORT": [10143, 1143], "IMAPS_PORT": [10993, 1993], "POP_PORT": [10110, 1110],
     "POPS_PORT": [10995, 1995], "SIEVE_PORT": [14190, 4191], "HTTP_PORT": [8080, 8000, 8880],
     "HTTPS_PORT": [8443, 4443, 10443],
 }
-"""Where a moved port usually goes, tried in order until one is free (engine fallback)."""
+"""Usual places for a moved port; the ones not taken on this host are offered."""
+
+MAX_VERIFY_WAIT = 10.0
+"""Longest the wizard waits for a fix to show (NTP needs a moment); the screen stays responsive."""
 
 Progress = Callable[[str], None]
 
@@ -66,6 +68,7 @@ class Issue:
     key: str
     level: str
     message: str
+    rule: str = ""
 
     @property
     def is_error(self) -> bool:
@@ -84,7 +87,7 @@ class Recommendation:
 
 @dataclass
 class FixView:
-    """What a fix would do, ready to show: file diffs, commands, notes; `plan` is the engine's object."""
+    """What a fix would do, ready to show: file diffs, commands, notes; `plan` is the fixes' Plan."""
 
     check_id: str
     title: str
@@ -133,8 +136,10 @@ class Conflict:
 class PortChoice:
     """How a person resolves one conflict: stop the service, move mailcow's port, or bind elsewhere."""
 
-    kind: str  # "stop" | "move" | "bind"
+    kind: str
+    """"stop", "move" or "bind"."""
     value: str = ""
+    """The new port (move) or address (bind)."""
 
 
 class WizardSession:
@@ -148,19 +153,44 @@ class WizardSession:
         self.demo_dir = demo_dir
         self._env = dict(os.environ if environ is None else environ)
         self._lock = threading.Lock()
-        self.generation = self.detect_generation()
         self.findings: dict[str, Finding] = {}
-        self.values: dict[str, str] = self.initial_values()
         self.port_choices: dict[str, PortChoice] = {}
         self.planned_fixes: dict[str, FixView] = {}
-        self._prefilled = False
         self.seen_fixes: set[str] = set()
-        """Fix screens shown once already (a fix is planned by default only on the first visit)."""
+        """Fix panels shown once already (a fix is planned by default only on the first visit)."""
         self.applied: list[FixOutcome] = []
         self.write_result: WriteOutcome | None = None
         self.final_findings: dict[str, Finding] | None = None
+        self.review_plan: ConfPlan | None = None
+        self._local: Collection[str] | None = None
+        if ctx.host.live:
+            from mailcow_wizard.conf import local_addresses
+
+            with contextlib.suppress(Exception):
+                self._local = local_addresses()
+        from mailcow_wizard.conf import detect_profile
+
+        self.generation, self.generation_reason = detect_profile(ctx.mailcow_dir)
+        self._load()
+
+    def _load(self) -> None:
+        """Read what mailcow.conf would say with no answers (existing file, defaults, host TZ)."""
+        from mailcow_wizard.conf import plan_conf
+
+        plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, profile=self.generation, compose=None,
+                         local=self._local, strict_addresses=self.ctx.host.live)
+        self.base_values: dict[str, str] = dict(plan.values)
+        self._recs = [Recommendation(r.key, r.value, r.reason, r.forced) for r in plan.recommendations]
+        self._prefilled = False
+        self.values: dict[str, str] = self.initial_values()
 
     # -- the situation ----------------------------------------------------------------------------
+    @property
+    def schema(self) -> Schema:
+        from mailcow_wizard.conf import get_schema
+
+        return get_schema(self.generation)
+
     @property
     def mailcow_dir(self) -> Path:
         return self.ctx.mailcow_dir
@@ -171,12 +201,14 @@ class WizardSession:
 
     @property
     def conf_exists(self) -> bool:
-        return bool(self.ctx.conf) or self.conf_path.exists()
+        return bool(self.ctx.conf)
 
     @property
     def can_change_system(self) -> bool:
-        """Root on a live host, or a root tree (demo, --root) where every write stays under that tree."""
-        return self.ctx.host.is_root or not self.ctx.host.live
+        """Root on the live host, or a root tree (demo, --root) where every write stays in that tree."""
+        from mailcow_wizard.fixes.base import may_change
+
+        return may_change(self.ctx.host)
 
     @property
     def read_only(self) -> bool:
@@ -202,40 +234,25 @@ class WizardSession:
         """True until mailcow.conf is written (or the dry run reached its end)."""
         return self.write_result is None
 
-    def detect_generation(self, mailcow_dir: Path | None = None) -> str:
-        """The mailcow generation of a checkout (engine's answer when it has one)."""
-        mdir = mailcow_dir or self.ctx.mailcow_dir
-        engine = _optional("mailcow_wizard.conf")
-        for name in ("detect_generation", "detect_profile"):
-            fn = getattr(engine, name, None) if engine else None
-            if fn:
-                try:
-                    return str(fn(mdir))
-                except Exception:  # noqa: BLE001 - a bad checkout just falls back to "current"
-                    break
-        try:
-            text = (mdir / "docker-compose.yml").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "current"
-        if "solr-mailcow" in text:
-            return "2020"
-        return "current"
+    def change_mailcow_dir(self, path: str | Path) -> None:
+        """Point the wizard at another checkout: its mailcow.conf and generation (blocking)."""
+        from mailcow_wizard.conf import detect_profile
 
-    def change_mailcow_dir(self, path: str | Path, generation: str | None = None) -> None:
-        """Point the wizard at another checkout: re-read its mailcow.conf and generation (I/O: call in a worker)."""
         mdir = Path(path).expanduser().absolute()
         self.ctx.mailcow_dir = mdir
         self.ctx.conf = read_existing_conf(mdir / "mailcow.conf")
-        self.generation = generation or self.detect_generation(mdir)
-        self.values = self.initial_values()
+        self.generation, self.generation_reason = detect_profile(mdir)
         self.port_choices.clear()
+        self._load()
 
     def set_generation(self, generation: str) -> None:
+        """Switch between the two mailcow.conf layouts (the answers start again from that layout)."""
         if generation not in GENERATIONS:
             raise ValueError(f"unknown generation {generation!r}")
         if generation != self.generation:
             self.generation = generation
-            self.values = self.initial_values()
+            self.generation_reason = "chosen on the Welcome step"
+            self._load()
 
     # -- checks ---------------------------------------------------------------------------------
     @staticmethod
@@ -248,6 +265,11 @@ class WizardSession:
         with self._lock:
             self.findings[check_id] = finding
         return finding
+
+    def run_all_checks(self) -> None:
+        """Every check, one after the other (blocking): for tests and for opening a later step directly."""
+        for spec in CHECKS:
+            self.run_check(spec.id)
 
     def checks_done(self) -> bool:
         return all(spec.id in self.findings for spec in CHECKS)
@@ -279,48 +301,25 @@ class WizardSession:
 
     # -- mailcow.conf answers -------------------------------------------------------------------
     def port_keys(self) -> list[str]:
-        """Every port and bind variable of the chosen generation, in the order mailcow.conf lists them."""
-        keys: list[str] = []
-        for var in PORT_VARIABLES:
-            keys.append(var)
-            if var in BIND_VARIABLES:
-                keys.append(BIND_VARIABLES[var])
-        keys.extend(INTERNAL_PORT_DEFAULTS[self.generation])
-        return keys
+        """Every port and bind variable of the chosen generation, in mailcow.conf's order."""
+        return [k.name for k in self.schema.keys if k.kind in PORT_KINDS]
 
     def skip_keys(self) -> list[str]:
         """The RAM-hungry services a person may switch off, per generation."""
         return ["SKIP_CLAMD", "SKIP_SOLR"] if self.generation == "2020" else ["SKIP_CLAMD", "SKIP_FTS"]
 
-    def default_value(self, key: str) -> str:
-        schema_default = self._engine_default(key)
-        if schema_default is not None:
-            return schema_default
-        if key in PORT_VARIABLES:
-            return str(PORT_VARIABLES[key])
-        if key in BIND_VARIABLES.values():
-            return BIND_DEFAULTS[self.generation]
-        if key in INTERNAL_PORT_DEFAULTS[self.generation]:
-            return INTERNAL_PORT_DEFAULTS[self.generation][key]
-        if key.startswith("SKIP_"):
-            return "n"
-        if key == "TZ":
-            return self.detect_timezone()
-        if key == "MAILCOW_HOSTNAME":
-            return ""
-        return ""
+    def wizard_keys(self) -> list[str]:
+        return [*self.port_keys(), "MAILCOW_HOSTNAME", "TZ", *self.skip_keys()]
 
     def initial_values(self) -> dict[str, str]:
-        """The answers the wizard starts from: the existing mailcow.conf, else defaults."""
-        keys = [*self.port_keys(), "MAILCOW_HOSTNAME", "TZ", *self.skip_keys()]
-        values = {}
-        for key in keys:
-            existing = self.ctx.conf.get(key)
-            values[key] = existing if existing is not None else self.default_value(key)
+        """The answers the wizard starts from: the existing mailcow.conf, else defaults and the host's TZ."""
+        values = {key: self.base_values.get(key, "") for key in self.wizard_keys()}
         if not values["MAILCOW_HOSTNAME"]:
             values["MAILCOW_HOSTNAME"] = self._env.get("MAILCOW_HOSTNAME", "")
-        if self.ctx.conf.get("TZ") is None and self._env.get("MAILCOW_TZ"):
+        if "TZ" not in self.ctx.conf and self._env.get("MAILCOW_TZ"):
             values["TZ"] = self._env["MAILCOW_TZ"]
+        if not values["TZ"]:
+            values["TZ"] = "UTC"
         return values
 
     def set_value(self, key: str, value: str) -> None:
@@ -328,120 +327,94 @@ class WizardSession:
             self.values[key] = value
 
     def validate(self, values: Mapping[str, str] | None = None) -> list[Issue]:
-        """Every problem with the answers, errors and warnings, each naming its key and rule."""
-        vals = dict(self.values if values is None else values)
-        engine = _optional("mailcow_wizard.conf")
-        fn = getattr(engine, "validate", None) if engine else None
-        if fn is not None:
-            return _issues_from_engine(fn, vals, self)
-        return _fallback_validate(vals, self.generation)
+        """Every problem with the answers (errors and warnings), each naming its key and rule.
+
+        The engine sees the whole file-to-be (existing values, defaults, answers), so collisions
+        with keys the wizard does not show are found too.
+        """
+        from mailcow_wizard.conf import validate_values
+
+        answers = dict(self.values if values is None else values)
+        full = {**self.base_values, **answers}
+        found = validate_values(full, self.schema, local=self._local, strict_addresses=self.ctx.host.live)
+        return [Issue(i.key, i.level, i.message, i.rule) for i in found]
 
     def issues_for(self, key: str, values: Mapping[str, str] | None = None) -> list[Issue]:
         return [i for i in self.validate(values) if i.key == key]
 
     def recommendations(self) -> list[Recommendation]:
-        """RAM-based suggestions for SKIP_* keys, each with its reason."""
-        engine = _optional("mailcow_wizard.conf")
-        fn = getattr(engine, "recommend", None) if engine else None
-        ram = self.findings.get("ram")
-        swap = self.findings.get("swap")
-        total = (ram.details.get("total_bytes") if ram else None) or None
-        if fn is not None:
-            try:
-                recs = fn(total_bytes=total, generation=self.generation,
-                          swap_bytes=(swap.details.get("total_bytes") if swap else None))
-                return [Recommendation(r.key, r.value, r.reason, getattr(r, "forced", False)) for r in recs]
-            except Exception:  # noqa: BLE001 - fall back to the documented thresholds below
-                pass
-        return _fallback_recommend(total, self.generation)
+        """RAM-based suggestions for SKIP_* keys, each with its reason (from the conf engine)."""
+        return list(self._recs)
 
     def recommendation_for(self, key: str) -> Recommendation | None:
-        for rec in self.recommendations():
-            if rec.key == key:
-                return rec
-        return None
+        return next((r for r in self._recs if r.key == key), None)
 
     def prefill_recommendations(self) -> None:
-        """Once: for keys the existing mailcow.conf does not set, start from the recommended value.
+        """Once: keys the existing mailcow.conf does not set start at the recommended value.
 
-        Shown with its reason beside each toggle, so it is never a silent choice; a forced value
-        (Solr at <= 2 GiB) is always applied.
+        The reason is shown beside each toggle, so this is never a silent choice; a forced value
+        (Solr at <= 2 GiB) is applied every time.
         """
-        for rec in self.recommendations():
+        for rec in self._recs:
             if rec.forced or (not self._prefilled and rec.key not in self.ctx.conf):
                 self.values[rec.key] = rec.value
         self._prefilled = True
-
-    def detect_timezone(self) -> str:
-        """The host's time zone (/etc/timezone, else the /etc/localtime link), or UTC."""
-        host = self.ctx.host
-        try:
-            text = host.read_text_or_none("/etc/timezone")
-        except Exception:  # noqa: BLE001 - an unreadable file means "unknown"
-            text = None
-        if text and text.strip():
-            return text.strip().splitlines()[0].strip()
-        link = host.readlink("/etc/localtime")
-        if link and "zoneinfo/" in link:
-            return link.split("zoneinfo/", 1)[1]
-        return "UTC"
 
     @staticmethod
     def timezones() -> list[str]:
         return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
 
-    def conf_diff(self, values: Mapping[str, str] | None = None) -> str:
-        """The unified diff from the mailcow.conf on disk (or nothing) to the one the answers make."""
-        vals = dict(self.values if values is None else values)
-        engine = _optional("mailcow_wizard.conf")
-        fn = getattr(engine, "plan", None) if engine else None
-        if fn is not None:
-            try:
-                plan = fn(self.ctx.mailcow_dir, vals, generation=self.generation)
-                diff = getattr(plan, "diff", None)
-                return diff() if callable(diff) else str(diff)
-            except Exception:  # noqa: BLE001 - fall back to the simple renderer
-                pass
-        old = _read(self.conf_path)
-        new = _render_conf(old, vals)
-        return "".join(difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True),
-            fromfile=str(self.conf_path) if old else "/dev/null", tofile=str(self.conf_path)))
+    def plan_conf(self) -> ConfPlan:
+        """The engine's plan for mailcow.conf with the current answers (blocking: reads the file)."""
+        from mailcow_wizard.conf import plan_conf
+
+        compose: Any = None if (self.demo or self.dry_run) else _AUTO
+        kwargs: dict[str, Any] = {} if compose is _AUTO else {"compose": None}
+        return plan_conf(self.ctx.mailcow_dir, self.ctx.host, profile=self.generation,
+                         answers=dict(self.values), local=self._local,
+                         strict_addresses=self.ctx.host.live, **kwargs)
+
+    def conf_diff(self) -> str:
+        """The unified diff from mailcow.conf on disk (or nothing) to the one the answers make.
+
+        The plan behind it is kept: Review's confirmation writes exactly what was shown.
+        """
+        self.review_plan = self.plan_conf()
+        return self.review_plan.diff()
+
+    def conf_errors(self) -> list[Issue]:
+        """Errors in the reviewed plan (the whole file, including lines the wizard does not edit)."""
+        if self.review_plan is None:
+            return [i for i in self.validate() if i.is_error]
+        return [Issue(i.key, i.level, i.message, i.rule) for i in self.review_plan.errors]
 
     def write_conf(self) -> WriteOutcome:
         """Write mailcow.conf through the engine's atomic path (nothing under --dry-run)."""
         if self.dry_run:
-            self.write_result = WriteOutcome(self.conf_path, False, None,
-                                             "Dry run: mailcow.conf was not written.")
+            self.write_result = WriteOutcome(self.conf_path, False, None, "Dry run: mailcow.conf was not written.")
             return self.write_result
-        engine = _optional("mailcow_wizard.conf")
-        fn = getattr(engine, "write", None) if engine else None
-        if fn is not None:
-            res = fn(self.ctx.mailcow_dir, dict(self.values), generation=self.generation)
-            backup = getattr(res, "backup", None)
-            self.write_result = WriteOutcome(Path(getattr(res, "path", self.conf_path)), True,
-                                             Path(backup) if backup else None, "mailcow.conf written.")
-            return self.write_result
-        self.write_result = _fallback_write(self.conf_path, dict(self.values))
+        from mailcow_wizard.conf import write_conf
+
+        plan = self.review_plan or self.plan_conf()
+        result = write_conf(plan, run_compose=not self.demo)
+        self.ctx.conf = read_existing_conf(self.conf_path)
+        self.write_result = WriteOutcome(result.path, True, result.backup,
+                                         "mailcow.conf written." if result.changed else
+                                         "mailcow.conf already said this; nothing changed.")
         return self.write_result
 
     # -- ports ----------------------------------------------------------------------------------
     def suggest_free_ports(self, variable: str, count: int = 3) -> list[int]:
-        """Ports to move `variable` to that are free now and collide with no other answer."""
-        engine = _optional("mailcow_wizard.fixes.ports")
-        fn = getattr(engine, "suggest_free_ports", None) if engine else None
-        if fn is not None:
-            try:
-                return list(fn(self.ctx, variable, count))[:count]
-            except Exception:  # noqa: BLE001 - fall back to the fixed list
-                pass
+        """Ports to move `variable` to that nothing listens on and no other answer uses."""
         taken = {c.port for c in self.conflicts()}
-        for key, value in self.values.items():
-            if key in PORT_VARIABLES or key.endswith("_PORT"):
-                try:
+        f = self.findings.get("ports")
+        for listener in (f.details.get("listeners", []) if f else []) or []:
+            with contextlib.suppress(AttributeError, TypeError, ValueError):
+                taken.add(int(listener.get("port")))
+        for key, value in {**self.base_values, **self.values}.items():
+            if key.endswith("_PORT") and value:
+                with contextlib.suppress(ValueError):
                     taken.add(split_port_spec(value)[1])
-                except ValueError:
-                    pass
         result = [p for p in SUGGESTED_PORTS.get(variable, [])
                   if p not in taken and p not in NGINX_INTERNAL_PORTS]
         return result[:count]
@@ -451,26 +424,27 @@ class WizardSession:
         var = conflict.variable
         previous = self.port_choices.get(var)
         if previous and previous.kind in ("move", "bind"):
-            # Undo the earlier answer so switching between choices is clean.
-            self.values[var] = self.ctx.conf.get(var, self.default_value(var))
+            # Undo the earlier answer so switching between choices leaves nothing behind.
+            self.values[var] = self.base_values.get(var, "")
             bind = BIND_VARIABLES.get(var)
             if bind:
-                self.values[bind] = self.ctx.conf.get(bind, self.default_value(bind))
+                self.values[bind] = self.base_values.get(bind, "")
         self.port_choices[var] = choice
         if choice.kind == "move" and choice.value:
             address, _ = _split_or_none(self.values.get(var, ""))
-            self.values[var] = f"{address}:{choice.value}" if address and var not in BIND_VARIABLES \
-                else choice.value
+            if address and var not in BIND_VARIABLES:
+                host = f"[{address}]" if ":" in address else address
+                self.values[var] = f"{host}:{choice.value}"
+            else:
+                self.values[var] = choice.value
         elif choice.kind == "bind" and choice.value:
             bind = BIND_VARIABLES.get(var)
             if bind:
                 self.values[bind] = choice.value
             else:
-                _, port = _split_or_none(self.values.get(var, "")) or (None, PORT_VARIABLES.get(var))
-                addr = f"[{choice.value}]" if ":" in choice.value else choice.value
-                self.values[var] = f"{addr}:{port or PORT_VARIABLES.get(var, '')}"
-        if choice.kind == "stop":
-            self.planned_fixes.pop("ports", None)
+                _, port = _split_or_none(self.values.get(var, ""))
+                host = f"[{choice.value}]" if ":" in choice.value else choice.value
+                self.values[var] = f"{host}:{port or PORT_VARIABLES.get(var, '')}"
 
     def units_to_stop(self) -> list[str]:
         units = []
@@ -481,16 +455,21 @@ class WizardSession:
         return units
 
     # -- fixes ----------------------------------------------------------------------------------
-    def plan_fix(self, check_id: str, **options: Any) -> FixView:
-        """What the fix for `check_id` would change (pure: nothing is touched)."""
-        fixes = _optional("mailcow_wizard.fixes")
-        fn = getattr(fixes, "plan_fix", None) if fixes else None
-        if check_id == "ports" and "units" not in options:
-            options["units"] = self.units_to_stop()
-        if fn is not None:
-            plan = fn(check_id, self.ctx, **options)
-            return _fix_view(check_id, plan, self)
-        return _fallback_fix_view(check_id, self, options)
+    def plan_fix(self, check_id: str) -> FixView:
+        """What the fix for `check_id` would change (reads the host; changes nothing)."""
+        if check_id == "ports":
+            return _fix_view(check_id, self._stop_units_plan(self.units_to_stop()))
+        from mailcow_wizard.fixes import plan_fix
+
+        return _fix_view(check_id, plan_fix(check_id, self.ctx))
+
+    def _stop_units_plan(self, units: list[str]) -> Plan:
+        """The chosen "stop and disable" answers of the Port conflicts step, as a fix plan."""
+        from mailcow_wizard.fixes import Command, Plan
+
+        steps = tuple(Command(("systemctl", "disable", "--now", unit),
+                              f"{unit} holds a port mailcow needs") for unit in units)
+        return Plan("ports", "Stop the services that hold mailcow's ports", steps)
 
     def plan_to_apply(self, view: FixView) -> None:
         """Keep a fix for the Review step (applied when the person confirms there)."""
@@ -499,51 +478,60 @@ class WizardSession:
     def unplan(self, check_id: str) -> None:
         self.planned_fixes.pop(check_id, None)
 
-    def apply_fix(self, view: FixView, progress: Progress | None = None) -> FixOutcome:
-        """Apply a planned fix and verify it by re-running its check (blocking: call in a worker)."""
+    def apply_fix(self, view: FixView) -> FixOutcome:
+        """Apply a fix and verify it by re-running its check (blocking: call in a worker)."""
         if self.dry_run:
             outcome = FixOutcome(view.check_id, True, ["Dry run: nothing was changed. It would:"]
-                                 + [f"  edit {p}" for p, _ in view.diffs] + [f"  run  {c}" for c in view.commands],
-                                 dry_run=True)
-        elif self.read_only:
-            outcome = FixOutcome(view.check_id, False, ["Not running as root: nothing was changed.",
-                                                        "Run these commands with sudo:"]
-                                 + [f"  sudo {c}" for c in view.commands])
+                                 + [f"  edit {p}" for p, _ in view.diffs]
+                                 + [f"  run  {c}" for c in view.commands], dry_run=True)
+        elif view.plan is None:
+            outcome = FixOutcome(view.check_id, False, ["There is nothing to apply."])
         else:
-            fixes = _optional("mailcow_wizard.fixes")
-            fn = getattr(fixes, "apply_fix", None) if fixes else None
-            if fn is None or view.plan is None:
-                outcome = FixOutcome(view.check_id, False,
-                                     ["This fix cannot be applied automatically in this build."])
-            else:
-                result = fn(view.plan, self.ctx)
-                lines = list(getattr(result, "lines", None) or [str(result)])
-                outcome = FixOutcome(view.check_id, bool(getattr(result, "ok", False)), lines)
+            from mailcow_wizard.fixes import FIXES, Outcome, apply, verify
+
+            result = apply(view.plan, self.ctx.host)
+            outcome = FixOutcome(view.check_id, result.ok, result.render().rstrip("\n").splitlines())
             if view.check_id in {s.id for s in CHECKS}:
-                outcome.verified = self.run_check(view.check_id)
-        self.applied.append(outcome)
-        self.planned_fixes.pop(view.check_id, None)
+                spec = FIXES.get(view.check_id)
+                ran = result.outcome is Outcome.APPLIED
+                wait = min(spec.verify_wait, MAX_VERIFY_WAIT) if spec and ran and self.ctx.host.live else 0.0
+                checked = verify(view.check_id, self.ctx, wait=wait)
+                outcome.verified = checked.finding
+                with self._lock:
+                    self.findings[view.check_id] = checked.finding
+        with self._lock:
+            self.applied.append(outcome)
+            if outcome.ok or outcome.dry_run:
+                self.planned_fixes.pop(view.check_id, None)
         return outcome
 
     def was_applied(self, check_id: str) -> FixOutcome | None:
-        for outcome in reversed(self.applied):
-            if outcome.check_id == check_id:
-                return outcome
-        return None
+        return next((o for o in reversed(self.applied) if o.check_id == check_id), None)
+
+    def prepare_review(self) -> tuple[str, list[FixView], list[Issue]]:
+        """Everything the Review step shows: the mailcow.conf diff, the fixes still planned, errors."""
+        units = self.units_to_stop()
+        if units and not self.was_applied("ports"):
+            self.plan_to_apply(_fix_view("ports", self._stop_units_plan(units)))
+        else:
+            self.unplan("ports")
+        diff = self.conf_diff()
+        return diff, list(self.planned_fixes.values()), self.conf_errors()
 
     def finish(self, progress: Progress | None = None) -> WriteOutcome:
         """Review confirmed: apply the fixes still planned, then write mailcow.conf (blocking)."""
+        if self.review_plan is None:
+            self.prepare_review()
         for view in list(self.planned_fixes.values()):
             if progress:
-                progress(f"Applying the {view.title} fix ...")
-            self.apply_fix(view, progress)
+                progress(f"Applying: {view.title} ...")
+            self.apply_fix(view)
         if progress:
             progress("Writing mailcow.conf ...")
-        result = self.write_conf()
-        return result
+        return self.write_conf()
 
     def recheck_all(self) -> dict[str, Finding]:
-        """Run every check again after the changes (blocking) for the Done screen."""
+        """Run every check again after the changes (blocking) for the Done step."""
         self.final_findings = {spec.id: run_check(spec, self.ctx) for spec in CHECKS}
         return self.final_findings
 
@@ -551,15 +539,7 @@ class WizardSession:
         return [f"cd {self.mailcow_dir} && docker compose pull && docker compose up -d"]
 
 
-# -- engine glue --------------------------------------------------------------------------------
-def _optional(module: str) -> Any:
-    """Import a core package when it is there (the conf engine and fixes land separately)."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+_AUTO = object()
 
 
 def _split_or_none(value: str) -> tuple[str | None, int | None]:
@@ -569,201 +549,16 @@ def _split_or_none(value: str) -> tuple[str | None, int | None]:
         return None, None
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def _issues_from_engine(fn: Callable[..., Any], values: dict[str, str], session: WizardSession) -> list[Issue]:
-    result = fn(values, generation=session.generation)
-    issues = []
-    for item in result:
-        issues.append(Issue(str(getattr(item, "key", "")), str(getattr(item, "level", "error")),
-                            str(getattr(item, "message", item))))
-    return issues
-
-
-def _fallback_validate(values: dict[str, str], generation: str) -> list[Issue]:
-    """The few rules the wizard needs before the engine is there: port forms, binds, collisions."""
-    import ipaddress
-
-    issues: list[Issue] = []
-    published: dict[str, tuple[str | None, int]] = {}
-    for key, value in values.items():
-        if key in BIND_VARIABLES:
-            v = value.strip()
-            if ":" in v and not v.isdigit():
-                issues.append(Issue(key, "error", f"{key} takes a bare port; put the address in "
-                                    f"{BIND_VARIABLES[key]} (e.g. {BIND_VARIABLES[key]}="
-                                    f"{v.rpartition(':')[0].strip('[]')})"))
-                continue
-            try:
-                _, port = split_port_spec(v)
-            except ValueError as exc:
-                issues.append(Issue(key, "error", f"{key}: {exc}"))
-                continue
-            if port in NGINX_INTERNAL_PORTS:
-                issues.append(Issue(key, "error", f"{key}: port {port} is used inside mailcow's nginx"))
-                continue
-            bind = values.get(BIND_VARIABLES[key], "").strip() or None
-            published[key] = (bind, port)
-        elif key in BIND_VARIABLES.values():
-            v = value.strip()
-            if v:
-                try:
-                    ipaddress.ip_address(v)
-                except ValueError:
-                    issues.append(Issue(key, "error", f"{key}: {v!r} is not an IP address (leave empty for all)"))
-        elif key.endswith("_PORT"):
-            try:
-                addr, port = split_port_spec(value)
-            except ValueError as exc:
-                issues.append(Issue(key, "error", f"{key}: {exc}"))
-                continue
-            if key in PORT_VARIABLES:
-                published[key] = (addr, port)
-    issues.extend(_collisions(published))
-    host = values.get("MAILCOW_HOSTNAME", "")
-    if "MAILCOW_HOSTNAME" in values:
-        issues.extend(_fallback_hostname(host))
-    tz = values.get("TZ")
-    if tz is not None:
-        try:
-            zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            issues.append(Issue("TZ", "error", f"TZ: {tz!r} is not a known time zone"))
-    for key, value in values.items():
-        if key.startswith("SKIP_") and value not in ("y", "n"):
-            issues.append(Issue(key, "error", f"{key} must be y or n"))
-    return issues
-
-
-def _collisions(published: dict[str, tuple[str | None, int]]) -> list[Issue]:
-    issues = []
-    items = list(published.items())
-    for i, (k1, (a1, p1)) in enumerate(items):
-        for k2, (a2, p2) in items[i + 1:]:
-            if p1 != p2:
-                continue
-            if a1 in (None, "0.0.0.0", "::") or a2 in (None, "0.0.0.0", "::") or a1 == a2:
-                msg = f"{k1} and {k2} both publish port {p1}"
-                issues.append(Issue(k1, "error", msg))
-                issues.append(Issue(k2, "error", msg))
-    return issues
-
-
-def _fallback_hostname(host: str) -> list[Issue]:
-    import re
-
-    if not host:
-        return [Issue("MAILCOW_HOSTNAME", "error", "MAILCOW_HOSTNAME is required (e.g. mail.example.org)")]
-    label = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-    if len(host) > 253 or host.endswith(".") or not all(label.match(p) for p in host.split(".")):
-        return [Issue("MAILCOW_HOSTNAME", "error",
-                      "MAILCOW_HOSTNAME: letters, digits and hyphens per label, labels 1-63 characters")]
-    dots = host.count(".")
-    if dots == 0:
-        return [Issue("MAILCOW_HOSTNAME", "error", "MAILCOW_HOSTNAME must be a full name like mail.example.org")]
-    if dots == 1:
-        return [Issue("MAILCOW_HOSTNAME", "warning",
-                      "only one dot: mailcow expects a host name like mail.example.org, not the bare domain")]
-    return []
-
-
-def _fallback_recommend(total: int | None, generation: str) -> list[Recommendation]:
-    gib = 1024 ** 3
-    if not total:
-        return []
-    ram = f"{total / gib:.1f} GiB RAM"
-    recs = []
-    if total <= 2.5 * gib:
-        recs.append(Recommendation("SKIP_CLAMD", "y", f"{ram} is at or below 2.5 GiB: ClamAV needs about 1 GiB"))
-    else:
-        recs.append(Recommendation("SKIP_CLAMD", "n", f"{ram} is above 2.5 GiB: ClamAV fits"))
-    if generation == "2020":
-        if total <= 2 * gib:
-            recs.append(Recommendation("SKIP_SOLR", "y", f"{ram}: Solr does not start at 2 GiB or less", True))
-        elif total <= 3.5 * gib:
-            recs.append(Recommendation("SKIP_SOLR", "y", f"{ram} is at or below 3.5 GiB: Solr is RAM hungry"))
-        else:
-            recs.append(Recommendation("SKIP_SOLR", "n", f"{ram} is above 3.5 GiB: Solr fits"))
-    else:
-        if total <= 2.5 * gib:
-            recs.append(Recommendation("SKIP_FTS", "y", f"{ram} is at or below 2.5 GiB: full-text search is costly"))
-        else:
-            recs.append(Recommendation("SKIP_FTS", "n", f"{ram} is above 2.5 GiB: full-text search fits"))
-    return recs
-
-
-def _render_conf(old: str, values: dict[str, str]) -> str:
-    lines = old.splitlines()
-    seen = set()
-    for i, line in enumerate(lines):
-        key = line.split("=", 1)[0].strip()
-        if "=" in line and not line.lstrip().startswith("#") and key in values:
-            lines[i] = f"{key}={values[key]}"
-            seen.add(key)
-    for key, value in values.items():
-        if key not in seen:
-            lines.append(f"{key}={value}")
-    return "\n".join(lines) + "\n"
-
-
-def _fallback_write(path: Path, values: dict[str, str]) -> WriteOutcome:
-    import time
-
-    old = _read(path)
-    backup = None
-    if path.exists():
-        backup = path.with_name(f"mailcow.conf.bak-{time.strftime('%Y%m%d-%H%M%S')}")
-        backup.write_text(old)
-    tmp = path.with_name(".mailcow.conf.tmp")
-    tmp.write_text(_render_conf(old, values))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return WriteOutcome(path, True, backup, "mailcow.conf written.")
-
-
-def _fix_view(check_id: str, plan: Any, session: WizardSession) -> FixView:
-    spec_title = next((s.title for s in CHECKS if s.id == check_id), check_id)
-    diffs = []
-    for edit in getattr(plan, "edits", None) or getattr(plan, "files", None) or []:
-        d = getattr(edit, "diff", "")
-        diffs.append((str(getattr(edit, "path", "")), d() if callable(d) else str(d)))
-    commands = []
-    for cmd in getattr(plan, "commands", None) or []:
-        argv = getattr(cmd, "argv", cmd)
-        commands.append(" ".join(argv) if isinstance(argv, list | tuple) else str(argv))
-    notes = [str(n) for n in (getattr(plan, "notes", None) or [])]
-    return FixView(check_id, spec_title, str(getattr(plan, "summary", "") or ""), diffs, commands, notes,
-                   bool(diffs or commands), plan)
-
-
-def _fallback_fix_view(check_id: str, session: WizardSession, options: dict[str, Any]) -> FixView:
-    """Plain-words plans used until the fixes package answers for this check."""
-    title = next((s.title for s in CHECKS if s.id == check_id), check_id)
-    f = session.findings.get(check_id)
-    notes = [f.remedy] if f and f.remedy else []
-    commands: list[str] = []
-    diffs: list[tuple[str, str]] = []
-    summary = f.summary if f else ""
-    if check_id == "ports":
-        commands = [f"systemctl disable --now {u}" for u in options.get("units", [])]
-    elif check_id == "mtu" and f:
-        mtu = f.details.get("recommended") or f.details.get("mtu")
-        if mtu:
-            path = str(session.mailcow_dir / "docker-compose.override.yml")
-            new = ("networks:\n  mailcow-network:\n    driver_opts:\n"
-                   f"      com.docker.network.driver.mtu: {mtu}\n")
-            diffs = [(path, "".join(difflib.unified_diff([], new.splitlines(keepends=True),
-                                                          "/dev/null", path)))]
-    elif check_id == "mail-services" and f:
-        for unit in f.details.get("units", []) or []:
-            commands.append(f"systemctl disable --now {unit}")
-    return FixView(check_id, title, summary, diffs, commands, notes, bool(diffs or commands), None)
-
-
-def iter_lines(items: Iterable[str]) -> str:
-    return "\n".join(items)
+def _fix_view(check_id: str, plan: Plan) -> FixView:
+    """A fix plan in the shape the screens show."""
+    diffs = [(e.path, e.diff()) for e in plan.edits]
+    commands = [c.shell for c in plan.commands]
+    notes = list(plan.notes)
+    if plan.blocked:
+        notes.insert(0, f"Cannot be applied here: {plan.blocked}")
+    if plan.manual:
+        notes.append(plan.manual.rstrip("\n"))
+    summary = plan.title
+    if plan.nothing_to_do:
+        summary += "\nNothing to change: the host already looks as this fix would leave it."
+    return FixView(check_id, plan.title, summary, diffs, commands, notes, plan.applicable, plan)

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.tui.screens.base import StepScreen
@@ -45,7 +46,7 @@ class ChecksScreen(StepScreen):
         table = self.query_one("#checks-table", DataTable)
         table.add_column("Status", key="status", width=6)
         table.add_column("Check", key="check", width=24)
-        table.add_column("Result", key="summary")
+        table.add_column("Result", key="summary", width=self._summary_width())
         for spec in self.session.check_specs():
             finding = self.session.finding(spec.id)
             table.add_row(status_text(finding.status if finding else None), spec.title,
@@ -56,6 +57,17 @@ class ChecksScreen(StepScreen):
             self._run_check(check_id)
         self._update_progress()
         self._show_detail()
+
+    def _summary_width(self) -> int:
+        # Status 6 + Check 24, one cell of padding each side of three columns, scrollbar and margins.
+        return max(10, self.app.size.width - 6 - 24 - 6 - 4)
+
+    def on_resize(self) -> None:
+        table = self.query_one("#checks-table", DataTable)
+        column = table.columns.get(ColumnKey("summary"))
+        if column is not None and column.width != self._summary_width():
+            column.width = self._summary_width()
+            table.refresh()
 
     # -- workers ----------------------------------------------------------------------------------
     @work(thread=True, group="checks", exit_on_error=False)

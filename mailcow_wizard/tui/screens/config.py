@@ -69,7 +69,10 @@ class ConfigScreen(StepScreen):
         rec = self.session.recommendation_for(key)
         static = self.query_one(f"#rec-{key}", Static)
         if rec is None:
-            static.update(Text("No recommendation (RAM unknown).", style="dim"))
+            ram = self.session.finding("ram")
+            known = ram is not None and ram.details.get("total_bytes")
+            static.update(Text("This host's RAM does not call for switching it off." if known
+                               else "No recommendation (RAM unknown).", style="dim"))
             return
         text = Text()
         word = "forced" if rec.forced else "recommended"

@@ -7,6 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
 
+from mailcow_wizard.tui.widgets.toggles import Choice
+
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.services import Conflict, PortChoice
 
@@ -31,9 +33,9 @@ class PortsScreen(StepScreen):
         yield DataTable(id="conflicts-table", cursor_type="row")
         yield Static("", id="conflict-heading", classes="section")
         with RadioSet(id="port-choice"):
-            yield RadioButton("Stop and disable the service", id="choice-stop")
-            yield RadioButton("Move mailcow's port to", id="choice-move")
-            yield RadioButton("Bind mailcow to another address", id="choice-bind")
+            yield Choice("Stop and disable the service", id="choice-stop")
+            yield Choice("Move mailcow's port to", id="choice-move")
+            yield Choice("Bind mailcow to another address", id="choice-bind")
         with Vertical(id="choice-fields"):
             with Horizontal(classes="field-row"):
                 yield Label("New port:", classes="field-label")
@@ -87,7 +89,8 @@ class PortsScreen(StepScreen):
             choice = self.session.port_choices.get(c.variable)
             move_input = self.query_one("#move-port", Input)
             bind_input = self.query_one("#bind-address", Input)
-            move_input.value = choice.value if choice and choice.kind == "move" else (str(free[0]) if free else "")
+            suggestion = str(free[0]) if free else ""
+            move_input.value = choice.value if choice and choice.kind == "move" else suggestion
             bind_input.value = choice.value if choice and choice.kind == "bind" else ""
             for button_id, kind in CHOICE_IDS.items():
                 self.query_one(f"#{button_id}", RadioButton).value = bool(choice and choice.kind == kind)
@@ -124,11 +127,12 @@ class PortsScreen(StepScreen):
     def _summarise(self) -> None:
         lines = []
         unresolved = 0
-        for c in self._conflicts:
+        by_variable = {c.variable: c for c in reversed(self._conflicts)}
+        for c in (by_variable[v] for v in dict.fromkeys(c.variable for c in self._conflicts)):
             ch = self.session.port_choices.get(c.variable)
             if ch is None:
                 unresolved += 1
-                lines.append(f"  port {c.port} ({c.variable}): not resolved yet")
+                lines.append(f"  port {c.port} ({c.variable}, {c.process or 'unknown'}): not resolved yet")
             elif ch.kind == "stop":
                 lines.append(f"  port {c.port}: stop and disable {c.unit}")
             elif ch.kind == "move":

@@ -42,15 +42,17 @@ class ReviewScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _prepare(self) -> None:
-        s = self.session
-        units = s.units_to_stop()
-        if units:
-            s.plan_to_apply(s.plan_fix("ports", units=units))
-        else:
-            s.unplan("ports")
-        issues = [i for i in s.validate() if i.is_error]
-        diff = s.conf_diff()
-        self.app.call_from_thread(self._show, diff, list(s.planned_fixes.values()), issues)
+        try:
+            diff, planned, issues = self.session.prepare_review()
+        except Exception as exc:  # noqa: BLE001 - shown on the page; Back still works
+            self.app.call_from_thread(self._failed, f"The review could not be prepared: {exc}")
+            return
+        self.app.call_from_thread(self._show, diff, planned, issues)
+
+    def _failed(self, message: str) -> None:
+        if self.is_attached:
+            self.query_one("#review-target", Static).update(Text(message, style="bold red"))
+            self.set_status("Esc goes back")
 
     def _show(self, diff: str, planned: list[FixView], issues: list) -> None:
         if not self.is_attached:

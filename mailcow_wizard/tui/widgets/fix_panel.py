@@ -12,6 +12,7 @@ from mailcow_wizard.model import Status
 from mailcow_wizard.tui.services import FixOutcome, FixView, WizardSession
 from mailcow_wizard.tui.widgets.diff import diff_text
 from mailcow_wizard.tui.widgets.status import status_text
+from mailcow_wizard.tui.widgets.toggles import Tick
 
 
 class FixPanel(Vertical):
@@ -35,7 +36,7 @@ class FixPanel(Vertical):
         with Horizontal(classes="fix-buttons"):
             label = "Show commands" if self.session.read_only else "Apply now"
             yield Button(label, id=f"apply-{cid}", compact=True, disabled=True)
-            yield Checkbox("Apply when I confirm the Review", id=f"plan-{cid}", value=False,
+            yield Tick("Apply when I confirm the Review", id=f"plan-{cid}", value=False,
                            compact=True, disabled=True)
         yield Static("", id=f"fix-result-{cid}", classes="fix-result")
 
@@ -47,7 +48,8 @@ class FixPanel(Vertical):
         try:
             view = self.session.plan_fix(self.check_id)
         except Exception as exc:  # noqa: BLE001 - shown to the person instead of crashing the wizard
-            view = FixView(self.check_id, self.check_id, f"The fix could not be planned: {exc}", can_apply=False)
+            view = FixView(self.check_id, self.check_id, f"The fix could not be planned: {exc}",
+                           can_apply=False)
         self.app.call_from_thread(self._show_plan, view)
 
     def _show_plan(self, view: FixView) -> None:
