@@ -90,6 +90,18 @@ def test_parsers_raise_only_parse_error(text: str) -> None:
             parser(text)
 
 
+_FIELD = st.one_of(st.sampled_from(["00000000", "-1", "FFFFFFFF", "1FFFFFFFF", "0003", "x", "0"]),
+                   st.text(alphabet="0123456789abcdefABCDEF-+ \u0661", max_size=10))
+
+
+@given(st.lists(st.lists(_FIELD, min_size=0, max_size=12), max_size=4))
+def test_route_parsers_on_near_valid_tables(rows: list[list[str]]) -> None:
+    body = "".join("\t".join(r) + "\n" for r in rows)
+    for parser, text in ((parse_proc_net_route, HDR + body), (parse_ipv6_route, body.replace("\t", " "))):
+        with contextlib.suppress(ParseError):
+            parser(text)
+
+
 def test_interface_mtu_prefers_the_ioctl_on_a_live_host(tmp_path: Path) -> None:
     calls: list[str] = []
 
