@@ -81,7 +81,7 @@ def list_processes(host: Host, names: Iterable[str] | None = None) -> list[Proce
     except OSError:
         return found
     for entry in entries:
-        if not entry.isdigit():
+        if not (entry.isascii() and entry.isdigit()):  # isdigit() alone takes "²"
             continue
         base = f"{proc}/{entry}"
         comm = _read_small(f"{base}/comm")
