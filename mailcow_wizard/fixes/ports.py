@@ -66,12 +66,15 @@ def _owner(lst: Listener) -> str:
     return f"{lst.process or 'a process'} (pid {lst.pid}" + (f", {lst.unit})" if lst.unit else ")")
 
 
-def _stop_hint(lst: Listener) -> str:
+def _stop_hint(lst: Listener, systemd: bool) -> str:
     if lst.process == DOCKER_PROXY:
         return (f"another Docker container publishes port {lst.port}: find it with "
                 f"`docker ps --filter publish={lst.port}` and stop it (docker stop CONTAINER)")
     if lst.unit in NEVER_STOP:
         return f"{lst.unit} is not stopped by the wizard; move or bind mailcow's port instead"
+    if lst.unit and not systemd:
+        return (f"systemd is not running here: stop {lst.process or 'the program'} (pid {lst.pid}) with "
+                "this system's init scripts")
     if lst.unit:
         return f"systemctl disable --now {lst.unit}"
     if lst.owner_known:
@@ -104,15 +107,16 @@ def conflict_choices(ctx: Context) -> list[ConflictChoice]:
         by_var.setdefault(c.variable, []).append(c)
     used = ports | {lst.port for lst in scan.listeners}
     local = _local_addresses(host)
+    systemd = systemd_running(host)
     result = []
     for variable in sorted(by_var, key=lambda v: (published[v][1], v)):
         address, port = published[variable]
         lsts = tuple(c.listener for c in by_var[variable])
         units = {lst.unit for lst in lsts}
         unit = next(iter(units)) if len(units) == 1 else None
-        if unit in NEVER_STOP or any(lst.process == DOCKER_PROXY for lst in lsts):
+        if unit in NEVER_STOP or any(lst.process == DOCKER_PROXY for lst in lsts) or not systemd:
             unit = None
-        hint = "; ".join(dict.fromkeys(_stop_hint(lst) for lst in lsts))
+        hint = "; ".join(dict.fromkeys(_stop_hint(lst, systemd) for lst in lsts))
         if unit is not None and host.live and not systemd_running(host):
             # A unit's cgroup without systemd as PID 1 (containers, chroots): systemctl cannot act here.
             pids = ", ".join(dict.fromkeys(f"kill {lst.pid}" for lst in lsts if lst.pid))

@@ -214,6 +214,14 @@ def test_ports_move_writes_through_conf_engine(tmp_path: Path, capsys, no_compos
     assert "DBPASS" not in out or "<hidden>" in out
 
 
+def test_ports_stop_without_systemd_is_explained(tmp_path: Path, no_compose) -> None:  # noqa: ANN001
+    root = exim_root(tmp_path)
+    shutil.rmtree(root / "run/systemd", ignore_errors=True)
+    plan = plan_fix("ports", Context(Host(root, live=False), root / "opt/mailcow-dockerized"),
+                    FixOptions(choice="stop"))
+    assert plan.blocked and "systemd is not running" in plan.blocked and not plan.steps
+
+
 def test_ports_set_explicit_value_and_bind_needs_address(tmp_path: Path, no_compose) -> None:  # noqa: ANN001
     root = exim_root(tmp_path)
     ctx = Context(Host(root, live=False), root / "opt/mailcow-dockerized")
@@ -256,8 +264,8 @@ def test_ports_conf_write_failure_is_a_failed_step(tmp_path: Path, no_compose, m
 def test_mail_services_disables_the_unit(tmp_path: Path) -> None:
     root = tmp_path / "root"
     shutil.copytree(HOSTS / "ports-exim", root, symlinks=True)
-    (root / "run/systemd/system").mkdir(parents=True)
-    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "run/systemd/system").mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/dpkg").mkdir(parents=True, exist_ok=True)
     (root / "var/lib/dpkg/status").write_text(
         "Package: exim4-daemon-light\nStatus: install ok installed\nVersion: 4.96\n\n")
     runner = FakeRunner()
@@ -274,6 +282,7 @@ def test_mail_services_disables_the_unit(tmp_path: Path) -> None:
 def test_mail_services_without_systemd_is_blocked(tmp_path: Path) -> None:
     root = tmp_path / "root"
     shutil.copytree(HOSTS / "ports-exim", root, symlinks=True)
+    shutil.rmtree(root / "run/systemd", ignore_errors=True)
     plan = plan_fix("mail-services", Context(Host(root, live=False), root))
     assert plan.blocked and "systemd is not running" in plan.blocked and "update-rc.d" in plan.manual
 
