@@ -123,7 +123,7 @@ def evaluate_ntp(facts: ClockFacts) -> Finding:
             if t.synchronized is not None else f"timedatectl unavailable: {t.unavailable}"
     else:
         per = "according to timedatectl"
-        tdc = f"kernel not asked: {facts.kernel_unavailable}"
+        tdc = ""
 
     if synchronized:
         servers = f" from {', '.join(svc.servers[:3])}" if svc and svc.servers else ""
@@ -132,7 +132,7 @@ def evaluate_ntp(facts: ClockFacts) -> Finding:
             summary += "; note: timedatectl says NTP is off"
         return Finding(CHECK_ID, Status.PASS, summary, details)
 
-    summary = f"Clock is NOT synchronised {per}; {tdc}; {service_text}"
+    summary = f"Clock is NOT synchronised {per}; " + (f"{tdc}; " if tdc else "") + service_text
     return Finding(CHECK_ID, Status.FAIL, summary, details, _remedy(facts, svc), fix=CHECK_ID)
 
 

@@ -379,5 +379,5 @@ def probe_clock(host: Host, adjtimex: Callable[[], KernelClock] = kernel_adjtime
         except ProbeError as exc:
             kernel_unavailable = str(exc)
     else:
-        kernel_unavailable = "only the running kernel can be asked, not one under --root"
+        kernel_unavailable = "only the running kernel can be asked, not a host read from files"
     return ClockFacts(kernel, kernel_unavailable, probe_timedatectl(host), probe_ntp_services(host))
