@@ -18,6 +18,9 @@ CHRONY_CONFS = ("/etc/chrony/chrony.conf", "/etc/chrony.conf")
 UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 TIMESYNCD_BINARIES = ("/usr/lib/systemd/systemd-timesyncd", "/lib/systemd/systemd-timesyncd")
 TITLE = "Synchronise the clock over NTP"
+OTHER_DAEMONS = (("ntpsec", "/etc/ntpsec/ntp.conf"), ("ntp", "/etc/ntp.conf"), ("ntpd", "/etc/ntp.conf"),
+                 ("openntpd", "/etc/openntpd/ntpd.conf"))
+"""Other NTP daemons (unit, config): when one is installed it is enabled rather than adding timesyncd."""
 
 
 def systemd_running(host: Host) -> bool:
@@ -130,6 +133,12 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
             return Plan("ntp", TITLE, blocked="chronyd is installed but has no chrony.conf",
                         manual="Reinstall chrony so that it has its chrony.conf, then run the fix again.")
         return _chrony_plan(host, conf, options)
+    for unit, conf_file in OTHER_DAEMONS:
+        if host.exists(conf_file) and any(host.exists(f"{d}/{unit}.service") for d in UNIT_DIRS):
+            return Plan("ntp", TITLE, (Command(("systemctl", "enable", "--now", unit),
+                                               f"start {unit} now and at every boot"),),
+                        notes=(f"{unit} is installed, so it stays the only time daemon; its servers are "
+                               f"set in {conf_file}.",))
     servers = options.servers or DEFAULT_SERVERS
     current_raw = host.read_bytes(TIMESYNCD_CONF) if host.exists(TIMESYNCD_CONF) else None
     current = decode(current_raw) if current_raw is not None else None

@@ -69,6 +69,13 @@ def test_ntp_chrony_with_sources_only_enables(make_root) -> None:  # noqa: ANN00
     assert not plan.edits and "timedatectl" not in plan.render()
 
 
+def test_ntp_enables_an_installed_ntpsec(make_root) -> None:  # noqa: ANN001
+    host = make_root({"/run/systemd/system/.keep": "", "/etc/ntpsec/ntp.conf": "pool 0.debian.pool.ntp.org\n",
+                      "/lib/systemd/system/ntpsec.service": "", "/etc/systemd/timesyncd.conf": "[Time]\n"})
+    plan = plan_fix("ntp", Context(host, host.root))
+    assert [s.shell for s in plan.steps] == ["systemctl enable --now ntpsec"]
+
+
 def test_ntp_installs_timesyncd_when_no_daemon(make_root) -> None:  # noqa: ANN001
     host = make_root({"/run/systemd/system/.keep": "", "/usr/bin/apt-get": ""})
     plan = plan_fix("ntp", Context(host, host.root))
