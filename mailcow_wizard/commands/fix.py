@@ -26,13 +26,19 @@ CHOICES = ("stop", "move", "bind")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Preview and apply the fix for a failed check: shows file diffs and commands, asks, backs every "
+        "file up as NAME.bak-YYYYMMDD-HHMMSS, applies, and re-runs the check. Under --root DIR every "
+        "edited file lies below DIR (writable without root) and commands are listed as skipped. "
+        "Plans and results are logged (MAILCOW_WIZARD_LOG, /var/log/mailcow-wizard.log as root, else "
+        "the user's state directory).")
     parser.add_argument("id", metavar="ID", help=f"the check to fix ({', '.join(FIXES)})")
     parser.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     parser.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
                         help="show the plan and change nothing")
     parser.add_argument("--wait", type=float, metavar="SECONDS",
                         help="how long verification may wait for the check to pass (ntp: 30 s)")
-    g = parser.add_argument_group("ports and mail-services")
+    g = parser.add_argument_group("ports")
     g.add_argument("--choice", choices=CHOICES,
                    help="stop: disable the other service (systemctl disable --now UNIT); "
                    "move: give mailcow other ports in mailcow.conf; bind: bind mailcow to another address")
