@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +27,7 @@ CHOICES = ("stop", "move", "bind")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
+    parser.description = textwrap.fill(
         "Preview and apply the fix for a failed check: shows file diffs and commands, asks, backs every "
         "file up as NAME.bak-YYYYMMDD-HHMMSS, applies, and re-runs the check. Under --root DIR every "
         "edited file lies below DIR (writable without root) and commands are listed as skipped. "
