@@ -253,7 +253,7 @@ def test_fix_ports_without_systemd_then_stop_by_pid(host_ns: Netns, tmp_path: Pa
         assert "systemd" in plan and "cannot be stopped" in plan, plan
         assert "nothing was changed" in plan, plan
         if unit is not None:
-            assert unit.name in plan and f"kill {pid}" in plan, plan
+            assert unit.name in plan and "systemd is not running" in plan, plan
     assert pid_alive(pid), "the fix must not stop what it could not stop properly"
     workers = children(pid)
     daemons.stop_all()
