@@ -27,7 +27,8 @@ def build_session(args: argparse.Namespace):  # noqa: ANN201 - WizardSession, im
     dry_run = bool(getattr(args, "dry_run", False))
     if demo:
         if args.root or args.mailcow_dir:
-            raise UsageError("--demo uses its own sample host; it cannot be combined with --root or --mailcow-dir")
+            raise UsageError("--demo uses its own sample host; "
+                             "it cannot be combined with --root or --mailcow-dir")
         from mailcow_wizard.demo import make_demo_context
 
         ctx, workdir = make_demo_context()

@@ -391,7 +391,8 @@ class WizardSession:
     def write_conf(self) -> WriteOutcome:
         """Write mailcow.conf through the engine's atomic path (nothing under --dry-run)."""
         if self.dry_run:
-            self.write_result = WriteOutcome(self.conf_path, False, None, "Dry run: mailcow.conf was not written.")
+            self.write_result = WriteOutcome(self.conf_path, False, None,
+                                             "Dry run: mailcow.conf was not written.")
             return self.write_result
         from mailcow_wizard.conf import write_conf
 

@@ -55,7 +55,8 @@ async def advance_to(pilot: Pilot, app: WizardApp, step: str) -> None:
         before = app.current_step
         await wait_for(pilot, lambda: getattr(app.screen, "can_next", False), f"Next on {before}")
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: app.current_step != before and app.screen.is_mounted, "the next step")
+        await wait_for(pilot, lambda b=before: app.current_step != b and app.screen.is_mounted,
+                       "the next step")
     assert app.current_step == step
 
 

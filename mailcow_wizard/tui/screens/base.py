@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Footer, Input, Static
 
 if TYPE_CHECKING:
     from mailcow_wizard.tui.app import WizardApp
@@ -73,6 +73,9 @@ class StepScreen(Screen[None]):
             button.disabled = not value
 
     def on_mount(self) -> None:
+        # A blinking cursor redraws twice a second forever: traffic over a slow SSH link while idle.
+        for field in self.query(Input):
+            field.cursor_blink = False
         self.watch_can_next(self.can_next)
         self.watch_can_back(self.can_back and self.wizard.has_previous(self.STEP))
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.binding import Binding, BindingType
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Label, OptionList, Static, Switch
+from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.toggles import Tick
 from mailcow_wizard.tui.widgets.validators import ConfValidator
 
 SKIP_TEXT = {
@@ -18,6 +21,18 @@ SKIP_TEXT = {
     "SKIP_SOLR": "Skip Solr (full-text search, RAM hungry)",
 }
 MAX_MATCHES = 6
+
+
+class ZoneInput(Input):
+    """The time zone field: Down moves into the list of matching zones."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("down", "pick", "Matches", show=False)]
+
+    def action_pick(self) -> None:
+        matches = self.screen.query_one("#tz-matches", OptionList)
+        if matches.display and matches.option_count:
+            matches.focus()
+            matches.highlighted = 0
 
 
 def switch_id(key: str) -> str:
@@ -33,29 +48,32 @@ class ConfigScreen(StepScreen):
         "mail.example.org (not the bare domain example.org). It needs a DNS A/AAAA record.\n\n"
         "Time zone: detected from this host; type to search (e.g. 'berl' for Europe/Berlin), pick with "
         "the arrows and Enter, or accept the suggestion with the right arrow.\n\n"
-        "Switches: ClamAV and full-text search need much memory. The recommendation comes from this "
-        "host's RAM; the reason is shown beside each. Space toggles a switch."
+        "ClamAV and full-text search need much memory. The recommendation comes from this host's RAM "
+        "and swap; the reason is shown under each. Space or Enter ticks a box (ticked = switched off)."
     )
 
     def compose_body(self) -> ComposeResult:
         s = self.session
         s.prefill_recommendations()
         yield Label("Mail server host name (MAILCOW_HOSTNAME):")
-        yield Input(s.values.get("MAILCOW_HOSTNAME", ""), id="hostname", placeholder="mail.example.org",
-                    validators=[ConfValidator(s, "MAILCOW_HOSTNAME")], compact=True)
+        yield Input(s.values.get("MAILCOW_HOSTNAME", ""), id="hostname",
+                    placeholder="for example mail.example.org", compact=True,
+                    validators=[ConfValidator(s, "MAILCOW_HOSTNAME")])
         yield Static("", id="hostname-msg", classes="field-msg")
         yield Label("Time zone (TZ), type to search:")
         self._zones = s.timezones()
-        yield Input(s.values.get("TZ", ""), id="timezone", compact=True,
+        yield ZoneInput(s.values.get("TZ", ""), id="timezone", compact=True,
                     suggester=SuggestFromList(self._zones, case_sensitive=False),
                     validators=[ConfValidator(s, "TZ")])
         yield Static("", id="timezone-msg", classes="field-msg")
         yield OptionList(id="tz-matches")
         for key in s.skip_keys():
-            with Horizontal(classes="switch-row"):
-                yield Switch(s.values.get(key) == "y", id=switch_id(key))
-                yield Label(f"{SKIP_TEXT.get(key, key)}  {key}", classes="switch-label")
+            yield Tick(self._tick_label(key), s.values.get(key) == "y", id=switch_id(key), compact=True,
+                       classes="skip-toggle")
             yield Static("", id=f"rec-{key}", classes="recommendation")
+
+    def _tick_label(self, key: str) -> str:
+        return f"{SKIP_TEXT.get(key, key)}: {key}={self.session.values.get(key, 'n')}"
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -85,13 +103,14 @@ class ConfigScreen(StepScreen):
         text.append(f" - {rec.reason}")
         static.update(text)
         if rec.forced:
-            self.query_one(f"#{switch_id(key)}", Switch).disabled = True
+            self.query_one(f"#{switch_id(key)}", Checkbox).disabled = True
 
-    @on(Switch.Changed)
-    def _switched(self, event: Switch.Changed) -> None:
+    @on(Checkbox.Changed)
+    def _switched(self, event: Checkbox.Changed) -> None:
         for key in self.session.skip_keys():
-            if event.switch.id == switch_id(key):
+            if event.checkbox.id == switch_id(key):
                 self.session.set_value(key, "y" if event.value else "n")
+                event.checkbox.label = self._tick_label(key)
                 self._show_recommendation(key)
 
     @on(Input.Changed, "#hostname")

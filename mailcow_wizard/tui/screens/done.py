@@ -48,7 +48,8 @@ class DoneScreen(StepScreen):
                 text.append("Backup of the old file: ", style="bold")
                 text.append(f"{w.backup}\n")
         for outcome in s.applied:
-            state = "dry run, nothing changed" if outcome.dry_run else ("applied" if outcome.ok else "not applied")
+            state = ("dry run, nothing changed" if outcome.dry_run
+                     else "applied" if outcome.ok else "not applied")
             text.append(f"Fix {outcome.check_id}: {state}\n")
         if s.demo:
             text.append(f"Demo: every file went under {s.demo_dir or s.ctx.host.root}\n", style="italic")

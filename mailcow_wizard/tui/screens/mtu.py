@@ -23,6 +23,10 @@ class MtuScreen(StepScreen):
         "network must be recreated: docker compose down && docker compose up -d."
     )
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#next").focus()
+
     def compose_body(self) -> ComposeResult:
         yield Static(self._state(), id="mtu-state", classes="para")
         if self.session.needs_attention("mtu"):

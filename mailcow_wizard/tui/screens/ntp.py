@@ -23,6 +23,10 @@ class NtpScreen(StepScreen):
         "the Review."
     )
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#next").focus()
+
     def compose_body(self) -> ComposeResult:
         yield Static(self._state(), id="ntp-state", classes="para")
         if self.session.needs_attention("ntp"):

@@ -26,6 +26,10 @@ class OtherFixesScreen(StepScreen):
         "stopped and disabled."
     )
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#next").focus()
+
     def compose_body(self) -> ComposeResult:
         ids = self.session.other_fix_ids()
         if not ids:

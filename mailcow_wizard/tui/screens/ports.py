@@ -7,10 +7,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
 
-from mailcow_wizard.tui.widgets.toggles import Choice
-
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.services import Conflict, PortChoice
+from mailcow_wizard.tui.widgets.toggles import Choice
 
 CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
 
@@ -37,11 +36,11 @@ class PortsScreen(StepScreen):
             yield Choice("Move mailcow's port to", id="choice-move")
             yield Choice("Bind mailcow to another address", id="choice-bind")
         with Vertical(id="choice-fields"):
-            with Horizontal(classes="field-row"):
+            with Horizontal(classes="field-row", id="move-row"):
                 yield Label("New port:", classes="field-label")
                 yield Input("", id="move-port", placeholder="e.g. 2525", restrict=r"[0-9]*", compact=True)
             yield Static("", id="free-ports", classes="dim")
-            with Horizontal(classes="field-row"):
+            with Horizontal(classes="field-row", id="bind-row"):
                 yield Label("Address:", classes="field-label")
                 yield Input("", id="bind-address", placeholder="an IP address of this host", compact=True)
         yield Static("", id="choice-summary", classes="para")
@@ -124,7 +123,17 @@ class PortsScreen(StepScreen):
         self.session.choose_port_resolution(c, PortChoice(kind, value))
         self._summarise()
 
+    def _show_fields(self) -> None:
+        """The port field only for "move", the address field only for "bind"."""
+        c = self._current()
+        choice = self.session.port_choices.get(c.variable) if c else None
+        kind = choice.kind if choice else None
+        self.query_one("#move-row").display = kind == "move"
+        self.query_one("#free-ports").display = kind == "move"
+        self.query_one("#bind-row").display = kind == "bind"
+
     def _summarise(self) -> None:
+        self._show_fields()
         lines = []
         unresolved = 0
         by_variable = {c.variable: c for c in reversed(self._conflicts)}

@@ -31,9 +31,10 @@ class ReviewScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Preparing the review ...", id="review-target", classes="para")
-        yield Static("", id="review-diff", classes="diff")
         yield Static("", id="review-planned", classes="para")
         yield Static("", id="review-applied", classes="para")
+        yield Static("", id="review-diff-title", classes="section")
+        yield Static("", id="review-diff", classes="diff")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -70,9 +71,11 @@ class ReviewScreen(StepScreen):
         for issue in issues:
             target.append(f"\n✘ {issue.message}", style="red")
         self.query_one("#review-target", Static).update(target)
+        self.query_one("#review-diff-title", Static).update(
+            "The new mailcow.conf, in full:" if not s.conf_exists else "Changes to mailcow.conf:")
         self.query_one("#review-diff", Static).update(diff_text(diff, "(mailcow.conf stays as it is)"))
         planned_text = Text()
-        planned_text.append("System changes still planned:\n", style="bold")
+        planned_text.append("System changes still planned (applied when you confirm):\n", style="bold")
         if not planned:
             planned_text.append("  none\n", style="dim")
         for view in planned:
@@ -83,7 +86,7 @@ class ReviewScreen(StepScreen):
                 planned_text.append(f"    run  {cmd}\n")
         self.query_one("#review-planned", Static).update(planned_text)
         applied = Text()
-        applied.append("Already applied:\n", style="bold")
+        applied.append("Already applied on earlier steps:\n", style="bold")
         if not s.applied:
             applied.append("  nothing\n", style="dim")
         for outcome in s.applied:

@@ -21,6 +21,7 @@ class FixPanel(Vertical):
     DEFAULT_CSS = """
     FixPanel { height: auto; }
     FixPanel .fix-buttons { height: auto; margin: 1 0 0 0; }
+    FixPanel .fix-result { height: auto; }
     FixPanel .fix-buttons Button { margin-right: 2; }
     """
 
@@ -32,15 +33,17 @@ class FixPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         cid = self.check_id
-        yield Static("Planning the fix ...", id=f"fix-plan-{cid}", classes="fix-plan")
+        yield Static("Planning the fix ...", id=f"fix-summary-{cid}", classes="fix-summary")
         with Horizontal(classes="fix-buttons"):
             label = "Show commands" if self.session.read_only else "Apply now"
             yield Button(label, id=f"apply-{cid}", compact=True, disabled=True)
             yield Tick("Apply when I confirm the Review", id=f"plan-{cid}", value=False,
                            compact=True, disabled=True)
         yield Static("", id=f"fix-result-{cid}", classes="fix-result")
+        yield Static("", id=f"fix-plan-{cid}", classes="fix-plan")
 
     def on_mount(self) -> None:
+        self.query_one(f"#fix-result-{self.check_id}").display = False
         self._plan()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fix-plan")
@@ -56,9 +59,12 @@ class FixPanel(Vertical):
         if not self.is_attached:
             return
         self.view = view
+        summary = Text(view.summary, style="bold")
+        if view.can_apply:
+            summary.append("\nApply it now, or leave it ticked to apply it when you confirm the Review. "
+                           "The details are below.", style="not bold")
+        self.query_one(f"#fix-summary-{self.check_id}", Static).update(summary)
         text = Text()
-        if view.summary:
-            text.append(view.summary + "\n")
         for path, diff in view.diffs:
             text.append(f"\nChange to {path}:\n", style="bold")
             text.append_text(diff_text(diff))
@@ -116,7 +122,9 @@ class FixPanel(Vertical):
 
     def _apply(self) -> None:
         self.query_one(f"#apply-{self.check_id}", Button).disabled = True
-        self.query_one(f"#fix-result-{self.check_id}", Static).update("Applying ...")
+        result = self.query_one(f"#fix-result-{self.check_id}", Static)
+        result.update("Applying ...")
+        result.display = True
         self._run_apply()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fix-apply")
@@ -140,7 +148,9 @@ class FixPanel(Vertical):
             text.append("Check afterwards: ")
             text.append_text(status_text(outcome.verified.status))
             text.append(f"  {outcome.verified.summary}\n")
-        self.query_one(f"#fix-result-{self.check_id}", Static).update(text)
+        result = self.query_one(f"#fix-result-{self.check_id}", Static)
+        result.update(text)
+        result.display = True
         plan_box = self.query_one(f"#plan-{self.check_id}", Checkbox)
         with plan_box.prevent(Checkbox.Changed):
             plan_box.value = False
