@@ -29,14 +29,19 @@ EPILOG = """exit codes:
 """
 
 
-def add_location_options(parser: argparse.ArgumentParser) -> None:
-    """--root and --mailcow-dir, shared by every subcommand and the wizard."""
+def add_location_options(parser: argparse.ArgumentParser, *, inherit: bool = False) -> None:
+    """--root and --mailcow-dir, shared by every subcommand and the wizard.
+
+    With `inherit`, an option left out after the subcommand keeps the value given before it
+    (`mailcow-wizard --root X check` and `mailcow-wizard check --root X` mean the same).
+    """
+    default = argparse.SUPPRESS if inherit else None
     parser.add_argument(
-        "--root", metavar="DIR",
+        "--root", metavar="DIR", default=default,
         help="read the host's files (/proc, /etc, ...) under DIR instead of /; runs no commands",
     )
     parser.add_argument(
-        "--mailcow-dir", metavar="DIR",
+        "--mailcow-dir", metavar="DIR", default=default,
         help="the mailcow-dockerized checkout (default: the current directory when it is one, "
         "else /opt/mailcow-dockerized)",
     )
@@ -69,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"mailcow_wizard.commands.{name}")
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        add_location_options(sp)
+        add_location_options(sp, inherit=True)
         module.add_arguments(sp)
     return parser
 
