@@ -23,6 +23,7 @@ def docker_details(info: DockerInfo) -> dict[str, Any]:
     c = info.compose
     return {
         "cli": info.cli, "dockerd": info.dockerd, "asked": info.asked,
+        "programs_visible": info.programs_visible,
         "client_version": v.client if v else None, "server_version": v.server if v else None,
         "server_product": v.server_product if v else None, "daemon_error": info.error,
         "compose": c.kind, "compose_version": c.version,
@@ -47,6 +48,10 @@ def evaluate_docker(info: DockerInfo) -> Finding:
     details = docker_details(info)
     compose = _compose_phrase(info)
     compose_fix = "" if info.compose.kind else "\n" + COMPOSE_INSTALL
+    if not info.cli and not info.programs_visible:
+        return Finding("docker", Status.SKIP,
+                       "Cannot tell whether Docker is installed: no /usr/bin or /bin in this --root tree",
+                       details)
     if not info.cli:
         return Finding("docker", Status.FAIL, "Docker is not installed", details, remedy=INSTALL)
     if not info.asked:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mailcow_wizard.errors import ParseError, ProbeError
-from mailcow_wizard.host import CommandResult, Host
+from mailcow_wizard.host import SEARCH_PATH, CommandResult, Host
 
 ComposeKind = Literal["native", "standalone"]
 MIN_SERVER_MAJOR = 24
@@ -124,6 +124,8 @@ class DockerInfo:
     compose: ComposeInfo
     asked: bool
     """False under --root: no command ran, only files were looked at."""
+    programs_visible: bool = True
+    """Whether the host has program directories to look in (a partial tree under --root may not)."""
 
 
 def _run_parallel(host: Host, jobs: Sequence[Sequence[str] | None],
@@ -182,7 +184,9 @@ def probe_docker(host: Host) -> DockerInfo:
     dockerd = host.which("dockerd")
     plugin = find_compose_plugin(host) if cli else None
     if not host.can_run:
-        return DockerInfo(cli, dockerd, None, None, compose_from_files(host, cli, plugin), asked=False)
+        visible = any(host.is_dir(d) for d in SEARCH_PATH)
+        return DockerInfo(cli, dockerd, None, None, compose_from_files(host, cli, plugin), asked=False,
+                          programs_visible=visible)
     version_argv = ["docker", "version", "--format", "{{json .}}"] if cli else None
     plugin_argv = [plugin, "version", "--short"] if plugin else None
     version_result, plugin_result = _run_parallel(host, [version_argv, plugin_argv], timeout=15.0)

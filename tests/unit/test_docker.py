@@ -150,7 +150,18 @@ def test_under_root_nothing_runs_and_files_tell_what_they_can() -> None:
     assert f.details["asked"] is False
     assert f.details["compose"] == "native" and f.details["compose_version"] is None
     assert probe_compose(fixture_host("debian12-kvm")) == "native"
-    assert check_docker(fixture_ctx("openvz")).status is Status.FAIL   # no docker binary in that tree
+
+
+def test_under_root_missing_docker(make_root) -> None:
+    f = check_docker(ctx_for(make_root({"/usr/bin/ls": ""})))
+    assert (f.status, f.summary) == (Status.FAIL, "Docker is not installed")
+
+
+def test_under_root_partial_tree_cannot_tell(make_root) -> None:
+    """A tree without any program directory cannot tell whether Docker is installed."""
+    f = check_docker(ctx_for(make_root({"/etc/hostname": "x\n"})))
+    assert f.status is Status.SKIP
+    assert "/usr/bin" in f.summary
 
 
 def test_garbage_from_docker_version_is_reported_not_a_crash() -> None:
