@@ -216,9 +216,15 @@ def _write_processes(root: Path) -> None:
             (fd / str(n)).symlink_to(f"socket:[{inode}]")
 
 
+EMPTY_DIRS = ("/run/systemd/system", "/tmp", "/root")
+"""Directories the host has but package data cannot carry empty (/run/systemd/system: systemd is PID 1)."""
+
+
 def materialize(dest: Path) -> Path:
     """Copy the demo host tree to `dest` (which must not exist yet), add /proc/PID; return `dest`."""
     shutil.copytree(host_tree(), dest, symlinks=True)
+    for d in EMPTY_DIRS:
+        (dest / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
     _write_processes(dest)
     return dest
 
