@@ -18,6 +18,7 @@ from mailcow_wizard.probes.network import (
     MtuFacts,
     probe_cloud_init_ipv6,
     probe_mtu,
+    probe_override_mtu,
 )
 
 DOCKER_DEFAULT_MTU = 1500
@@ -45,8 +46,8 @@ def mtu_remedy(mtu: int, mailcow_dir: Path) -> str:
     ])
 
 
-def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path) -> Finding:
-    """Decide from the default routes' MTUs (pure)."""
+def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path, configured: int | None = None) -> Finding:
+    """Decide from the default routes' MTUs and the MTU mailcow's network already has (pure)."""
     v4, v6 = facts.ipv4, facts.ipv6
     primary = v4 or v6
     details: dict[str, Any] = {
@@ -59,6 +60,7 @@ def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path) -> Finding:
         "ipv6_interface": v6.iface if v6 else None,
         "ipv6_mtu": v6.mtu if v6 else None,
         "problems": facts.problems,
+        "configured": configured,
     }
     if primary is None:
         if facts.problems:
@@ -79,11 +81,18 @@ def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path) -> Finding:
     families = " and ".join(f"{'IPv4' if r.family == 'ipv4' else 'IPv6'} via {r.iface} (MTU {r.mtu})"
                             for r in (v4, v6) if r is not None and r.mtu is not None)
     only6 = " (IPv6 only)" if v4 is None else ""
-    if lowest.mtu < DOCKER_DEFAULT_MTU:
+    if configured is not None and configured <= lowest.mtu:
+        return Finding("mtu", Status.PASS,
+                       f"mailcow's network uses MTU {configured} (docker-compose.override.yml), which fits "
+                       f"{lowest.iface}'s {lowest.mtu}", details)
+    if lowest.mtu < DOCKER_DEFAULT_MTU or (configured is not None and configured > lowest.mtu):
         details["recommended"] = lowest.mtu
         details["interface"], details["mtu"] = lowest.iface, lowest.mtu
         summary = (f"MTU {lowest.mtu} on {lowest.iface} is below Docker's {DOCKER_DEFAULT_MTU}: "
                    f"set mailcow's network to MTU {lowest.mtu}{only6}")
+        if configured is not None:
+            summary = (f"mailcow's network is set to MTU {configured}, above {lowest.iface}'s "
+                       f"{lowest.mtu}: set it to {lowest.mtu}{only6}")
         return Finding("mtu", Status.WARN, summary, details, mtu_remedy(lowest.mtu, mailcow_dir), fix="mtu")
     return Finding("mtu", Status.PASS, f"Default route{only6}: {families}; Docker's default of "
                    f"{DOCKER_DEFAULT_MTU} fits", details)
@@ -91,7 +100,7 @@ def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path) -> Finding:
 
 def check_mtu(ctx: Context) -> Finding:
     """MTU of the interfaces that carry the default routes."""
-    return evaluate_mtu(probe_mtu(ctx.host), ctx.mailcow_dir)
+    return evaluate_mtu(probe_mtu(ctx.host), ctx.mailcow_dir, probe_override_mtu(ctx.mailcow_dir))
 
 
 def evaluate_hetzner_ipv6(facts: CloudInitFacts) -> Finding:

@@ -265,3 +265,58 @@ def test_openvz_default_route_without_gateway() -> None:
 def test_hetzner_ipv6_passes_on_hosts_without_cloud_init() -> None:
     for host in ("debian12-kvm", "openvz", "lxc", "synology", "centos8-el7", "small-3g-noswap"):
         assert check_hetzner_ipv6(fixture_ctx(host)).status is Status.PASS
+
+
+# -- the MTU mailcow's network already has --------------------------------------------------------
+
+OVERRIDE_WITH_MTU = """\
+# our own services
+services:
+  postfix-mailcow:
+    environment:
+      - EXTRA=1
+networks:
+  mailcow-network:
+    driver_opts:
+      com.docker.network.driver.mtu: 1450  # uplink
+"""
+
+
+def test_parse_override_mtu_finds_mailcow_network() -> None:
+    from mailcow_wizard.probes.network import parse_override_mtu
+
+    assert parse_override_mtu(OVERRIDE_WITH_MTU) == 1450
+    flow = 'networks:\n  mailcow-network:\n    driver_opts: {"com.docker.network.driver.mtu": "1400"}\n'
+    assert parse_override_mtu(flow) == 1400
+    other = "networks:\n  other:\n    driver_opts:\n      com.docker.network.driver.mtu: 1400\n"
+    assert parse_override_mtu(other) is None
+    assert parse_override_mtu("services: {}\n") is None
+
+
+def test_parse_override_mtu_rejects_nonsense() -> None:
+    import pytest
+
+    from mailcow_wizard.errors import ParseError
+    from mailcow_wizard.probes.network import parse_override_mtu
+
+    with pytest.raises(ParseError):
+        parse_override_mtu("networks:\n  mailcow-network:\n    driver_opts:\n"
+                           "      com.docker.network.driver.mtu: big\n")
+
+
+def test_mtu_passes_once_override_sets_uplink_mtu(tmp_path) -> None:
+    from mailcow_wizard.checks.network import check_mtu
+    from mailcow_wizard.model import Status
+
+    from ..conftest import fixture_ctx
+
+    ctx = fixture_ctx("openstack-mtu1450", mailcow_dir=tmp_path)
+    assert check_mtu(ctx).status is Status.WARN
+    (tmp_path / "docker-compose.override.yml").write_text(OVERRIDE_WITH_MTU)
+    finding = check_mtu(ctx)
+    assert finding.status is Status.PASS
+    assert finding.details["configured"] == 1450
+    (tmp_path / "docker-compose.override.yml").write_text(OVERRIDE_WITH_MTU.replace("1450", "1500"))
+    finding = check_mtu(ctx)
+    assert finding.status is Status.WARN and finding.details["recommended"] == 1450
+    assert "above" in finding.summary
