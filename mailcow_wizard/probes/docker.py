@@ -255,8 +255,8 @@ def probe_compose_info(host: Host) -> ComposeInfo:
 
 
 def probe_compose(host: Host) -> ComposeKind | None:
-    """"native" (`docker compose`), "standalone" (`docker-compose` v2) or None: mailcow.conf's
-    DOCKER_COMPOSE_VERSION. Run Compose with `compose_argv(kind)`."""
+    """mailcow.conf's DOCKER_COMPOSE_VERSION: `native` (`docker compose`), `standalone`
+    (`docker-compose` v2) or None when there is no Compose v2. Run Compose with `compose_argv(kind)`."""
     return probe_compose_info(host).kind
 
 
