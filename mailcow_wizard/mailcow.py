@@ -72,6 +72,8 @@ def published_ports(conf: dict[str, str]) -> dict[str, tuple[str | None, int]]:
         bind_var = BIND_VARIABLES.get(var)
         if bind_var:
             bind = conf.get(bind_var, "").strip()
+            if bind.startswith("[") and bind.endswith("]"):
+                bind = bind[1:-1]  # IPv6 in *_BIND is bracketed (Compose needs it: "[::1]:80:80")
             address = bind or None
             if address in ("0.0.0.0", "::"):
                 address = None if address == "0.0.0.0" else address

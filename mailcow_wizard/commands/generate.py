@@ -117,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{result.path}: already up to date")
     if result.verdict is not None:
-        tool = " ".join(plan.compose.argv) if plan.compose else "Compose"
+        from mailcow_wizard.conf.compose import describe
+
+        tool = describe(plan.compose) if plan.compose else "Compose"
         print(f"Docker Compose ({tool}): {result.verdict.message}")
     elif plan.compose is None:
         print("Docker Compose not found here; the file was checked by mailcow-wizard's own rules only",

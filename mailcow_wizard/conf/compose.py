@@ -8,6 +8,7 @@ standalone = a `docker-compose` v2 binary) comes from what the host has.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -51,11 +52,33 @@ def _v2(result: CommandResult | None) -> str | None:
     return version if major.isdigit() and int(major) >= 2 else None
 
 
-def find_compose(run: Callable[[list[str], float], CommandResult | None] = subprocess_runner,
-                 which: Callable[[str], str | None] = shutil.which) -> ComposeTool | None:
-    """The Compose v2 this machine can run, plugin first (as mailcow's own scripts prefer)."""
+def _plugin_dirs() -> list[str]:
+    home = os.environ.get("HOME")
+    return [*([f"{home}/.docker/cli-plugins"] if home else []), *PLUGIN_DIRS]
+
+
+def find_compose(run: Callable[[list[str], float], CommandResult | None] | None = None,
+                 which: Callable[[str], str | None] | None = None,
+                 is_file: Callable[[str], bool] | None = None) -> ComposeTool | None:
+    """The Compose v2 this machine can run, plugin first (as mailcow's own scripts prefer).
+
+    The plugin binary is called directly (it is a complete Compose): the docker CLI in front of it
+    costs a few hundred milliseconds per call and adds nothing to `config`. Without arguments the
+    answer for this machine is computed once per process.
+    """
+    if run is None and which is None and is_file is None:
+        return _machine_compose()
+    run = run or subprocess_runner
+    which = which or shutil.which
+    is_file = is_file or os.path.isfile
     docker = which("docker")
     if docker:
+        for d in _plugin_dirs():
+            plugin = f"{d}/docker-compose"
+            if is_file(plugin):
+                version = _v2(run([plugin, "version", "--short"], 10.0))
+                if version:
+                    return ComposeTool((plugin,), "native", version)
         version = _v2(run([docker, "compose", "version", "--short"], 10.0))
         if version:
             return ComposeTool((docker, "compose"), "native", version)
@@ -67,12 +90,27 @@ def find_compose(run: Callable[[list[str], float], CommandResult | None] = subpr
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _machine_compose() -> ComposeTool | None:
+    return find_compose(subprocess_runner, shutil.which, os.path.isfile)
+
+
+def describe(tool: ComposeTool) -> str:
+    """How a person would call it: `docker compose` or the docker-compose path."""
+    name = "docker compose" if tool.flavour == "native" else " ".join(tool.argv)
+    return f"{name} {tool.version}"
+
+
 def compose_flavour(host: Host) -> tuple[str | None, str]:
     """(native | standalone | None, how we know) for DOCKER_COMPOSE_VERSION on `host`."""
     if host.can_run:
-        tool = find_compose(lambda argv, t: host.run(argv, t), host.which)
+        if host.live and host.root == Path("/") and getattr(host, "_runner", None) is subprocess_runner:
+            tool = find_compose()  # this very machine: the per-process answer
+        else:
+            tool = find_compose(lambda argv, t: host.run(argv, t), host.which,
+                                lambda p: host.path(p).is_file())
         if tool:
-            return tool.flavour, f"{' '.join(tool.argv)} {tool.version} is installed"
+            return tool.flavour, f"{describe(tool)} is installed"
         return None, "neither `docker compose` nor a docker-compose v2 runs on this host"
     # Under --root no command runs: look for the files.
     if host.which("docker") and any(host.exists(f"{d}/docker-compose") for d in PLUGIN_DIRS):

@@ -92,11 +92,12 @@ def _http(bind_default: str) -> list[KeySpec]:
            "Port for plain HTTP. A number only; 8081, 9081, 9082 and 65510 are taken inside nginx.", "http",
            extra_chars="[]"),
         _k("HTTP_BIND", "bind", bind_default,
-           "Address for HTTP; empty means every address of this host.", "http"),
+           "Address for HTTP; empty means every address of this host. IPv6 in brackets: [2001:db8::1].",
+           "http", extra_chars="[]"),
         _k("HTTPS_PORT", "bare_port", "443", "Port for HTTPS. A number only, same reserved ports as above.",
            "http", extra_chars="[]"),
         _k("HTTPS_BIND", "bind", bind_default, "Address for HTTPS; empty means every address of this host.",
-           "http"),
+           "http", extra_chars="[]"),
     ]
 
 

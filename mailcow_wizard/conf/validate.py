@@ -153,13 +153,27 @@ def _bind(key: str, v: str) -> list[Issue]:
         return []
     if "%" in v:
         return [_err(key, "bind", "an address with a zone (%) cannot be published")]
-    if v.startswith("["):
-        return [_err(key, "bind", "write an IPv6 address without brackets here (e.g. 2001:db8::1)")]
+    bracketed = v.startswith("[") and v.endswith("]")
     try:
-        ipaddress.ip_address(v)
+        ip = ipaddress.ip_address(v[1:-1] if bracketed else v)
     except ValueError:
-        return [_err(key, "bind", f"{v!r} is not an IP address; leave it empty for every address")]
+        return [_err(key, "bind", f"{v!r} is not an IP address (IPv6 in brackets, e.g. [2001:db8::1]); "
+                     "leave it empty for every address")]
+    if ip.version == 6 and not bracketed:
+        # Compose splits "ADDR:PORT:PORT" at colons; only a bracketed IPv6 address survives that.
+        return [_err(key, "bind", f"write the IPv6 address in brackets, [{v}], or Docker Compose cannot "
+                     "read the port mapping")]
+    if ip.version == 4 and bracketed:
+        return [_err(key, "bind", f"write the IPv4 address without brackets, {v[1:-1]}")]
     return []
+
+
+def bind_address(value: str) -> str | None:
+    """The address of a *_BIND value without IPv6 brackets (None when empty)."""
+    v = value.strip()
+    if v.startswith("[") and v.endswith("]"):
+        v = v[1:-1]
+    return v or None
 
 
 def _yn(key: str, v: str) -> list[Issue]:
@@ -377,9 +391,10 @@ def published_addresses(values: Mapping[str, str]) -> dict[str, tuple[str | None
             if key in ("HTTP_PORT", "HTTPS_PORT"):
                 if not raw.isdigit():
                     continue
-                bind = values.get(key.replace("_PORT", "_BIND"), "")
-                ipaddress.ip_address(bind) if bind else None
-                out[key] = (bind or None, int(raw))
+                bind = bind_address(values.get(key.replace("_PORT", "_BIND"), ""))
+                if bind is not None:
+                    ipaddress.ip_address(bind)
+                out[key] = (bind, int(raw))
             else:
                 out[key] = split_port_spec(raw)
         except ValueError:

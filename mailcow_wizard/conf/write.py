@@ -359,14 +359,25 @@ def backup_name(d: Path, now: float | None = None) -> Path:
 
 
 def _make_backup(d: Path, data: bytes) -> Path:
-    for _ in range(1000):
-        target = backup_name(d)
-        try:
-            _write_new(target, data)
-            return target
-        except FileExistsError:
-            continue  # another writer took the name in between: pick the next
-    raise ConfError(f"{d}: could not find a free backup name")
+    """Copy the old file to a temp, then hard-link it under a free backup name.
+
+    A backup name therefore only ever appears complete (a kill leaves at most a stale temp), and
+    link() fails instead of replacing when the name is taken.
+    """
+    tmp = d / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    _write_new(tmp, data)
+    try:
+        for _ in range(1000):
+            target = backup_name(d)
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                continue  # another writer took the name in between: pick the next
+        raise ConfError(f"{d}: could not find a free backup name")
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _verify(tmp: Path, expected: Mapping[str, str]) -> None:

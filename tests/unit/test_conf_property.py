@@ -44,7 +44,7 @@ def _strategy(spec: KeySpec) -> st.SearchStrategy[str]:
         "port": st.one_of(PORT, st.tuples(IPV4, PORT).map(":".join),
                           st.tuples(IPV6, PORT).map(lambda t: f"[{t[0]}]:{t[1]}")),
         "bare_port": PORT,
-        "bind": st.one_of(st.just(""), IPV4, IPV6),
+        "bind": st.one_of(st.just(""), IPV4, IPV6.map(lambda a: f"[{a}]"), IPV6),
         "yn": st.sampled_from(["y", "n", "Y", "yes"]),
         "truefalse": st.sampled_from(["true", "false", "True"]),
         "tz": st.sampled_from(sorted(zoneinfo.available_timezones()) or ["UTC"]),

@@ -118,8 +118,9 @@ def test_nginx_internal_ports_rejected(port: str) -> None:
     assert errors_of("HTTPS_PORT", port)
 
 
-@pytest.mark.parametrize("value,ok", [("", True), ("1.2.3.4", True), ("::1", True), ("0.0.0.0", True),
-                                      ("[::1]", False), ("1.2.3.4:80", False), ("example.org", False)])
+@pytest.mark.parametrize("value,ok", [("", True), ("1.2.3.4", True), ("[::1]", True), ("0.0.0.0", True),
+                                      ("[::]", True), ("::1", False), ("2001:db8::1", False),
+                                      ("[1.2.3.4]", False), ("1.2.3.4:80", False), ("example.org", False)])
 def test_bind(value: str, ok: bool) -> None:
     assert (errors_of("HTTP_BIND", value) == []) is ok
 
