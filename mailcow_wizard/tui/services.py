@@ -155,6 +155,8 @@ class WizardSession:
         self._lock = threading.Lock()
         self.findings: dict[str, Finding] = {}
         self.port_choices: dict[str, PortChoice] = {}
+        self.port_options: dict[str, Any] | None = None
+        """Per port variable, the ports fix's `ConflictChoice` (unit to stop, free ports and addresses)."""
         self.planned_fixes: dict[str, FixView] = {}
         self.seen_fixes: set[str] = set()
         """Fix panels shown once already (a fix is planned by default only on the first visit)."""
@@ -405,6 +407,28 @@ class WizardSession:
         return self.write_result
 
     # -- ports ----------------------------------------------------------------------------------
+    def load_port_options(self) -> None:
+        """Ask the ports fix what is possible per conflict (blocking: it looks at the listeners)."""
+        from mailcow_wizard.fixes.ports import conflict_choices
+
+        self.port_options = {c.variable: c for c in conflict_choices(self.ctx)}
+
+    def port_option(self, variable: str) -> Any:
+        return (self.port_options or {}).get(variable)
+
+    def stop_unit(self, conflict: Conflict) -> tuple[str | None, str]:
+        """The unit "stop" would disable for this conflict, or None and what to do instead."""
+        option = self.port_option(conflict.variable)
+        if option is not None:
+            return option.unit, option.stop_hint
+        if conflict.unit:
+            return conflict.unit, f"systemctl disable --now {conflict.unit}"
+        return None, "no systemd unit is known for this program: stop it by hand"
+
+    def free_addresses(self, variable: str) -> list[str]:
+        option = self.port_option(variable)
+        return list(option.free_addresses) if option is not None else []
+
     def suggest_free_ports(self, variable: str, count: int = 3) -> list[int]:
         """Ports to move `variable` to that nothing listens on and no other answer uses."""
         taken = {c.port for c in self.conflicts()}
@@ -416,8 +440,10 @@ class WizardSession:
             if key.endswith("_PORT") and value:
                 with contextlib.suppress(ValueError):
                     taken.add(split_port_spec(value)[1])
-        result = [p for p in SUGGESTED_PORTS.get(variable, [])
-                  if p not in taken and p not in NGINX_INTERNAL_PORTS]
+        option = self.port_option(variable)
+        candidates = list(option.free_ports) if option is not None and option.free_ports \
+            else SUGGESTED_PORTS.get(variable, [])
+        result = [p for p in candidates if p not in taken and p not in NGINX_INTERNAL_PORTS]
         return result[:count]
 
     def choose_port_resolution(self, conflict: Conflict, choice: PortChoice) -> None:
@@ -451,8 +477,9 @@ class WizardSession:
         units = []
         for c in self.conflicts():
             ch = self.port_choices.get(c.variable)
-            if ch and ch.kind == "stop" and c.unit and c.unit not in units:
-                units.append(c.unit)
+            unit, _ = self.stop_unit(c)
+            if ch and ch.kind == "stop" and unit and unit not in units:
+                units.append(unit)
         return units
 
     # -- fixes ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
@@ -35,6 +35,7 @@ class PortsScreen(StepScreen):
             yield Choice("Stop and disable the service", id="choice-stop")
             yield Choice("Move mailcow's port to", id="choice-move")
             yield Choice("Bind mailcow to another address", id="choice-bind")
+        yield Static("", id="stop-hint", classes="dim")
         with Vertical(id="choice-fields"):
             with Horizontal(classes="field-row", id="move-row"):
                 yield Label("New port:", classes="field-label")
@@ -43,6 +44,7 @@ class PortsScreen(StepScreen):
             with Horizontal(classes="field-row", id="bind-row"):
                 yield Label("Address:", classes="field-label")
                 yield Input("", id="bind-address", placeholder="an IP address of this host", compact=True)
+            yield Static("", id="free-addresses", classes="dim")
         yield Static("", id="choice-summary", classes="para")
 
     def on_mount(self) -> None:
@@ -57,6 +59,20 @@ class PortsScreen(StepScreen):
         table.focus()
         self._loading = False
         self._show_conflict()
+        if self.session.port_options is None:
+            self._load_options()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _load_options(self) -> None:
+        try:
+            self.session.load_port_options()
+        except Exception:  # noqa: BLE001 - the screen still works from the check's own details
+            self.session.port_options = {}
+        self.app.call_from_thread(self._options_loaded)
+
+    def _options_loaded(self) -> None:
+        if self.is_attached:
+            self._show_conflict()
 
     def _current(self) -> Conflict | None:
         table = self.query_one("#conflicts-table", DataTable)
@@ -78,9 +94,16 @@ class PortsScreen(StepScreen):
             self.query_one("#conflict-heading", Static).update(
                 f"Port {c.port} ({c.variable}) is held by {owner}"
                 + (f" (pid {c.pid})" if c.pid else "") + ". Resolve it by:")
+            unit, hint = self.session.stop_unit(c)
             stop = self.query_one("#choice-stop", RadioButton)
-            stop.label = f"Stop and disable {c.unit}" if c.unit else "Stop the service (no unit known)"
-            stop.disabled = c.unit is None
+            stop.label = f"Stop and disable {unit}" if unit else "Stop it (not automatic here, see below)"
+            stop.disabled = unit is None
+            self.query_one("#stop-hint", Static).update("" if unit else f"To stop it: {hint}")
+            self.query_one("#stop-hint").display = unit is None
+            addresses = self.session.free_addresses(c.variable)
+            self.query_one("#free-addresses", Static).update(
+                "Free addresses: " + ", ".join(addresses) if addresses
+                else "Give an address assigned on this host where the port is free.")
             self.query_one("#choice-move", RadioButton).label = f"Move mailcow's {c.variable} to another port"
             free = self.session.suggest_free_ports(c.variable)
             self.query_one("#free-ports", Static).update(
@@ -131,6 +154,7 @@ class PortsScreen(StepScreen):
         self.query_one("#move-row").display = kind == "move"
         self.query_one("#free-ports").display = kind == "move"
         self.query_one("#bind-row").display = kind == "bind"
+        self.query_one("#free-addresses").display = kind == "bind"
 
     def _summarise(self) -> None:
         self._show_fields()

@@ -34,12 +34,12 @@ class WelcomeScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         s = self.session
         yield Static(INTRO, id="intro", classes="para")
-        yield Label("mailcow directory (mailcow.conf is written here):")
-        yield Input(str(s.mailcow_dir), id="mailcow-dir")
+        yield Label("mailcow directory (mailcow.conf goes here; you can edit it):")
+        yield Input(str(s.mailcow_dir), id="mailcow-dir", compact=True)
         yield Static(self._conf_line(), id="conf-state", classes="dim")
         yield Label("mailcow generation:")
         yield Select([(GENERATION_LABELS[g], g) for g in GENERATIONS], value=s.generation,
-                     allow_blank=False, id="generation")
+                     allow_blank=False, id="generation", compact=True)
         yield Static(self._mode_text(), id="mode", classes="para")
         yield Static(self._mux_text(), id="multiplexer", classes="para")
 
