@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from typing import TextIO
 
 from mailcow_wizard.checks import CHECK_IDS, CHECKS, run_all
 from mailcow_wizard.context import make_context
@@ -46,37 +47,75 @@ def exit_code(findings: list[Finding]) -> int:
     return EXIT_FAILED if any(f.status is Status.FAIL for f in findings) else EXIT_OK
 
 
-def render_report(findings: list[Finding]) -> None:
-    """Print the human report: one line per check, then what to do for each problem."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.text import Text
+def _counts_line(findings: list[Finding]) -> str:
+    counts = {s: sum(1 for f in findings if f.status is s) for s in Status}
+    return (f"{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, "
+            f"{counts[Status.FAIL]} failed, {counts[Status.SKIP]} skipped")
 
-    no_color = bool(os.environ.get("NO_COLOR"))
-    console = Console(no_color=no_color, highlight=False, soft_wrap=False)
-    plain = no_color or not console.is_terminal
-    symbols = ASCII_SYMBOLS if plain and not console.encoding.lower().startswith("utf") else SYMBOLS
+
+def _problems(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.status in (Status.FAIL, Status.WARN) and f.remedy]
+
+
+def _utf8(stream: object) -> bool:
+    return str(getattr(stream, "encoding", "") or "").lower().replace("-", "") .startswith("utf8")
+
+
+def render_plain(findings: list[Finding], out: TextIO) -> None:
+    """The report for pipes, logs and terminals without rich: no colour, no wrapping, one line per check."""
+    symbols = SYMBOLS if _utf8(out) else ASCII_SYMBOLS
     titles = {spec.id: spec.title for spec in CHECKS}
     for f in findings:
-        line = Text()
-        line.append(f"{symbols[f.status]}  ", style=STYLES[f.status])
-        line.append(f"{titles.get(f.id, f.id):<26}", style="bold")
-        line.append(f.summary)
-        console.print(line)
-    problems = [f for f in findings if f.status in (Status.FAIL, Status.WARN) and f.remedy]
+        out.write(f"{symbols[f.status]}  {titles.get(f.id, f.id):<26}{f.summary}\n")
+    problems = _problems(findings)
     if problems:
-        console.print()
-        console.print("[bold]What to do[/bold]")
+        out.write("\nWhat to do\n")
+        for f in problems:
+            out.write(f"\n{symbols[f.status]} {f.id}: {f.summary}\n{f.remedy}\n")
+            if f.fix:
+                out.write(f"Automatic fix: mailcow-wizard fix {f.fix}\n")
+    out.write(f"\n{_counts_line(findings)}\n")
+
+
+def render_rich(findings: list[Finding]) -> None:
+    """The report on a terminal: a table whose summaries wrap under themselves, colour unless NO_COLOR."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+    symbols = SYMBOLS if _utf8(console.file) else ASCII_SYMBOLS
+    titles = {spec.id: spec.title for spec in CHECKS}
+    table = Table(show_header=False, box=None, pad_edge=False, padding=(0, 1))
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True, style="bold")
+    table.add_column("summary", overflow="fold")
+    for f in findings:
+        table.add_row(f"[{STYLES[f.status]}]{symbols[f.status]}[/]", escape(titles.get(f.id, f.id)),
+                      escape(f.summary))
+    console.print(table)
+    problems = _problems(findings)
+    if problems:
+        console.print("\n[bold]What to do[/bold]")
         for f in problems:
             console.print(f"\n[{STYLES[f.status]}]{symbols[f.status]}[/] [bold]{escape(f.id)}[/bold]: "
-                          f"{escape(f.summary)}")
+                          f"{escape(f.summary)}", soft_wrap=True)
+            # Remedies carry their own line breaks (commands must not be re-wrapped).
             console.print(escape(f.remedy), soft_wrap=True)
             if f.fix:
                 console.print(f"[dim]Automatic fix:[/dim] mailcow-wizard fix {escape(f.fix)}")
-    counts = {s: sum(1 for f in findings if f.status is s) for s in Status}
-    console.print()
-    console.print(f"{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, "
-                  f"{counts[Status.FAIL]} failed, {counts[Status.SKIP]} skipped")
+    console.print(f"\n{_counts_line(findings)}")
+
+
+def render_report(findings: list[Finding]) -> None:
+    """Print the human report: rich on a terminal, plain text otherwise (or when rich is missing)."""
+    if sys.stdout.isatty():
+        try:
+            render_rich(findings)
+            return
+        except ImportError:
+            pass
+    render_plain(findings, sys.stdout)
 
 
 def run(args: argparse.Namespace) -> int:

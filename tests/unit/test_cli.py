@@ -44,3 +44,15 @@ def test_missing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_unknown_check_id_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--only", "ram,bogus"]) == 2
     assert "unknown check id(s): bogus" in capsys.readouterr().err
+
+
+def test_plain_report_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["check", "--root", str(HOSTS / "small-3g-noswap"), "--only", "ram,swap"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(("! WARN", "✔ PASS", "✘ FAIL")) or lines[0].startswith("[")
+    assert any("Swap" in line and "WARN" in line for line in lines)
+    assert "\x1b[" not in out  # no colour codes in a pipe
+    assert "mailcow-wizard fix swap" in out
+    assert out.rstrip().endswith("skipped")
