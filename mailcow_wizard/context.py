@@ -44,23 +44,18 @@ class Context:
 
 
 def read_existing_conf(path: Path) -> dict[str, str]:
-    """The KEY=VALUE pairs of an existing mailcow.conf, read without executing anything."""
+    """The KEY=VALUE pairs of an existing mailcow.conf, read without executing anything.
+
+    Values are what Docker Compose and python-dotenv read (quotes, inline comments, last one wins),
+    from the conf engine's loss-free parser.
+    """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError:
         return {}
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip()
-        if key.startswith("export "):
-            key = key[len("export "):].strip()
-        if key.isidentifier():
-            values[key] = value.strip().strip("'\"")
-    return values
+    from mailcow_wizard.conf import parse_conf_values
+
+    return parse_conf_values(data)
 
 
 def make_context(root: str | None = None, mailcow_dir: str | None = None) -> Context:

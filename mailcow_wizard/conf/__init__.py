@@ -27,7 +27,9 @@ def parse_conf_values(data: bytes | str) -> dict[str, str]:
     """KEY -> value of a mailcow.conf's bytes, as Compose reads them; never executes or fails."""
     from mailcow_wizard.conf.document import ConfDocument
 
-    return ConfDocument.parse(data).values()
+    values = ConfDocument.parse(data).values()
+    # Undecodable bytes become U+FFFD here, so callers can print values safely.
+    return {k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for k, v in values.items()}
 
 
 def __getattr__(name: str) -> Any:

@@ -102,22 +102,19 @@ def describe(tool: ComposeTool) -> str:
 
 
 def compose_flavour(host: Host) -> tuple[str | None, str]:
-    """(native | standalone | None, how we know) for DOCKER_COMPOSE_VERSION on `host`."""
-    if host.can_run:
-        if host.live and host.root == Path("/") and getattr(host, "_runner", None) is subprocess_runner:
-            tool = find_compose()  # this very machine: the per-process answer
-        else:
-            tool = find_compose(lambda argv, t: host.run(argv, t), host.which,
-                                lambda p: host.path(p).is_file())
-        if tool:
-            return tool.flavour, f"{describe(tool)} is installed"
-        return None, "neither `docker compose` nor a docker-compose v2 runs on this host"
-    # Under --root no command runs: look for the files.
-    if host.which("docker") and any(host.exists(f"{d}/docker-compose") for d in PLUGIN_DIRS):
-        return "native", "the docker CLI and its compose plugin are installed under the root"
-    if host.which("docker-compose"):
-        return "standalone", "a docker-compose binary is installed under the root"
-    return None, "no Compose found under the root"
+    """(native | standalone | None, how we know) for DOCKER_COMPOSE_VERSION on `host`.
+
+    Asks the docker probe (files only under --root), so `check` and `generate` agree on what is there.
+    """
+    from mailcow_wizard.probes.docker import probe_compose_info
+
+    info = probe_compose_info(host)
+    if info.kind is None:
+        old = f" (docker-compose {info.v1_version} is 1.x, too old for mailcow)" if info.v1_version else ""
+        return None, f"no Docker Compose v2 found{old}"
+    name = "docker compose" if info.kind == "native" else "docker-compose"
+    how = f"{name} {info.version} is installed" if info.version else f"{name} is installed"
+    return info.kind, how + (f" ({info.note})" if info.note else "")
 
 
 def clean_env(keys: Iterable[str]) -> dict[str, str]:

@@ -96,3 +96,25 @@ def test_set_then_render_then_parse_gives_the_value(text: str, value: str) -> No
     doc.set("SOME_KEY", value)
     again = ConfDocument.parse(doc.render())
     assert again.values()["SOME_KEY"] == value
+
+
+def test_read_existing_conf_uses_the_engine_and_stays_light(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    conf = tmp_path / "mailcow.conf"
+    conf.write_bytes(b"A='x y'\nB=1 # note\nA=2\nC=\xff\n")
+    code = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from mailcow_wizard.context import read_existing_conf\n"
+        f"values = read_existing_conf(Path({str(conf)!r}))\n"
+        "heavy = [m for m in ('dotenv', 'psutil', 'textual', 'mailcow_wizard.conf.write',\n"
+        "                     'mailcow_wizard.conf.validate') if m in sys.modules]\n"
+        "print(json.dumps({'values': values, 'heavy': heavy}))\n"
+    )
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert out["values"] == {"B": "1", "A": "2", "C": "\ufffd"}
+    assert out["heavy"] == []

@@ -365,3 +365,28 @@ def test_generate_recommendations_need_consent(checkout, make_root, capsys) -> N
     assert gen(d, small.root, "--hostname", "mail.example.org", "--accept-recommendations") == 0
     values = ConfDocument.parse((d / "mailcow.conf").read_bytes()).values()
     assert values["SKIP_CLAMD"] == "y" and values["SKIP_FTS"] == "y"
+
+
+def test_generate_unwritable_directory_is_a_clear_exit_2(checkout, root: Path, monkeypatch, capsys) -> None:
+    d = checkout("current", conf="current")
+    before = (d / "mailcow.conf").read_bytes()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == d else real_access(p, mode))
+    assert gen(d, root, "--set", "SMTP_PORT=2525") == 2
+    err = capsys.readouterr().err
+    assert f"cannot write in {d}: permission denied" in err and "Traceback" not in err
+    assert (d / "mailcow.conf").read_bytes() == before
+
+
+def test_write_permission_error_becomes_conf_error(checkout, host: Host, monkeypatch) -> None:
+    d = checkout("current", conf="current")
+    before = (d / "mailcow.conf").read_bytes()
+    p = plan(d, host, answers={"SMTP_PORT": "2525"})
+
+    def denied(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(conf_write, "_write_new", denied)
+    with pytest.raises(ConfError, match="permission denied"):
+        write_conf(p)
+    assert (d / "mailcow.conf").read_bytes() == before
