@@ -479,6 +479,12 @@ def validate_values(values: Mapping[str, str], schema: Schema, *,
         if spec.name not in values and spec.default is None:
             issues.append(_err(spec.name, "required", "is missing"))
     issues.extend(collisions(values))
+    http, https = values.get("HTTP_PORT"), values.get("HTTPS_PORT")
+    if http and http == https and not any(i.rule == "collision" and i.key == "HTTP_PORT" for i in issues):
+        # mailcow's nginx listens on these same numbers inside its container, whatever the binds.
+        issues.append(_err("HTTP_PORT", "collision", f"port {http} is also HTTPS_PORT; nginx listens on both "
+                           "inside its container, so they must differ"))
+        issues.append(_err("HTTPS_PORT", "collision", f"port {https} is also HTTP_PORT; they must differ"))
     issues.extend(_address_issues(values, local, strict_addresses))
     return issues
 

@@ -224,6 +224,10 @@ def test_collisions_bare_and_addressed() -> None:
                         strict_addresses=False)
     assert "SQL_PORT" in errs and "HTTP_PORT" in errs
     assert "HTTPS_PORT" in field_errors(base(HTTPS_PORT="80"), schema, local=None, strict_addresses=False)
+    # Different binds do not help HTTP(S): inside nginx's container both listen on that number.
+    errs = field_errors(base(HTTP_BIND="127.0.0.1", HTTPS_BIND="[::1]", HTTPS_PORT="80"), schema, local=None,
+                        strict_addresses=False)
+    assert "must differ" in errs["HTTP_PORT"][0] and "HTTPS_PORT" in errs
 
 
 def test_bind_address_must_be_on_this_host() -> None:
