@@ -96,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {issue.message}", file=err)
     if plan.errors:
         keys = sorted({i.key for i in plan.errors})
-        lines = "\n".join(f"  {i.message}" for i in plan.errors)
+        hints = {"MAILCOW_HOSTNAME": " (pass --hostname FQDN or set MAILCOW_HOSTNAME)",
+                 "TZ": " (pass --timezone ZONE or set MAILCOW_TZ)"}
+        lines = "\n".join(f"  {i.message}{hints.get(i.key, '') if i.rule == 'required' else ''}"
+                          for i in plan.errors)
         raise ConfError(f"invalid value{'s' if len(keys) > 1 else ''} for {', '.join(keys)}; "
                         f"nothing written:\n{lines}")
     if dry_run:
