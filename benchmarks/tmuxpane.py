@@ -8,6 +8,7 @@ only. Waiting is bounded polling of `capture-pane`, never a fixed sleep.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -40,9 +41,13 @@ class TmuxPane:
         return proc
 
     def start(self, argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-              cwd: str | None = None) -> None:
-        """Start the session running argv (or an idle placeholder to `respawn` into later)."""
-        command = _command(argv, env) if argv else "exec sleep 100000"
+              cwd: str | None = None, report_exit: bool = False) -> None:
+        """Start the session running argv (or an idle placeholder to `respawn` into later).
+
+        With `report_exit` a shell runs argv and prints `[exit status N]` when it ends: tmux's own
+        pane_dead_status is sometimes never filled in (it can leave the exited program a zombie).
+        """
+        command = _command(argv, env, report_exit) if argv else "exec sleep 100000"
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", str(self.width),
                   "-y", str(self.height), *(["-c", cwd] if cwd else []), command)
         self.started = True
@@ -59,9 +64,9 @@ class TmuxPane:
     def pane_dead(self) -> bool:
         return self.tmux("display-message", "-p", "-t", "main", "#{pane_dead}").stdout.strip() == "1"
 
-    def capture(self) -> str:
-        """The visible screen as plain text, one line per row."""
-        return self.tmux("capture-pane", "-p", "-t", "main").stdout
+    def capture(self, join: bool = False) -> str:
+        """The visible screen as plain text, one line per row (`join`: wrapped lines joined)."""
+        return self.tmux("capture-pane", "-p", *(["-J"] if join else []), "-t", "main").stdout
 
     def send(self, *keys: str) -> None:
         """Send tmux key names (`Enter`, `Tab`, `Down`, `C-q`, ...) one by one."""
@@ -94,11 +99,19 @@ class TmuxPane:
             self.started = False
 
 
-def _command(argv: Sequence[str], env: Mapping[str, str] | None) -> str:
-    """A shell command for tmux that execs argv (so the pane's pid is the program's) with env set."""
+def _command(argv: Sequence[str], env: Mapping[str, str] | None, report_exit: bool = False) -> str:
+    """A shell command for tmux running argv with env set: exec'd (the pane's pid is the program's),
+    or followed by a line that reports its exit status."""
     assigns = [f"{k}={shlex.quote(v)}" for k, v in (env or {}).items()]
-    prefix = f"exec env {' '.join(assigns)} " if assigns else "exec "
-    return prefix + " ".join(shlex.quote(a) for a in argv)
+    prefix = f"env {' '.join(assigns)} " if assigns else ""
+    command = prefix + " ".join(shlex.quote(a) for a in argv)
+    if report_exit:
+        return command + '; echo "[exit status $?]"'
+    return "exec " + command
+
+
+EXIT_RE = re.compile(r"\[exit status (\d+)\]")
+"""What a pane started with `report_exit` shows when its program has ended."""
 
 
 def vm_hwm_kib(pid: int) -> int | None:
