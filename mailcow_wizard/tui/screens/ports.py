@@ -163,9 +163,11 @@ class PortsScreen(StepScreen):
         by_variable = {c.variable: c for c in reversed(self._conflicts)}
         for c in (by_variable[v] for v in dict.fromkeys(c.variable for c in self._conflicts)):
             ch = self.session.port_choices.get(c.variable)
-            if ch is None:
+            if ch is None or (ch.kind in ("move", "bind") and not ch.value):
                 unresolved += 1
-                lines.append(f"  port {c.port} ({c.variable}, {c.process or 'unknown'}): not resolved yet")
+                lines.append(f"  port {c.port} ({c.variable}, {c.process or 'unknown'}): not resolved yet"
+                             if ch is None else f"  port {c.port} ({c.variable}): give the new "
+                             f"{'port' if ch.kind == 'move' else 'address'}")
             elif ch.kind == "stop":
                 lines.append(f"  port {c.port}: stop and disable {c.unit}")
             elif ch.kind == "move":
