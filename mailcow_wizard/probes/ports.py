@@ -388,6 +388,8 @@ def _scan_fds(fd_dir: str, targets: Mapping[str, int], remaining: set[int] | Non
         for fd in range(3 if skip_std else 0, BIG_PROCESS_FDS):
             try:
                 link = readlink(f"{fd_dir}/{fd}")
+            except PermissionError:
+                return found or None  # the process is not ours to look into (ptrace rules)
             except OSError:
                 continue
             inode = targets.get(link)
@@ -405,6 +407,8 @@ def _scan_fds(fd_dir: str, targets: Mapping[str, int], remaining: set[int] | Non
             continue
         try:
             link = readlink(f"{fd_dir}/{name}")
+        except PermissionError:
+            return found or None  # listable but not readable: as good as hidden
         except OSError:
             continue
         inode = targets.get(link)
@@ -436,8 +440,9 @@ def map_inodes(host: Host, inodes: Iterable[int]) -> _Owners:
             continue
         visited.append(pid)
         for inode in found:
-            owners.holders.setdefault(inode, []).append(pid)
-            remaining.discard(inode)
+            if inode in remaining:  # the first holder met; parents are added below, in order
+                owners.holders[inode] = [pid]
+                remaining.discard(inode)
         if not remaining:
             break
     for pid in visited if remaining else ():  # second pass: stdin/stdout/stderr (inetd-style daemons)

@@ -248,6 +248,23 @@ def test_listener_on_stdin_is_found_in_the_second_pass(make_root, tmp_path) -> N
     assert (lst.pid, lst.process, lst.owner_known) == (77, "pop3d", True)
 
 
+def test_parent_stays_the_owner_when_a_busier_child_is_scanned_later(make_root, tmp_path) -> None:
+    # parent 10 (few files) holds A; its child 20 (many files) inherited A and opened B itself.
+    lines = "".join(f"   {i}: 0100007F:{port:04X} 00000000:0000 0A 0:0 0:0 0 0 0 {inode} 1\n"
+                    for i, (port, inode) in enumerate(((2000, 501), (2001, 502))))
+    host = make_root({"/proc/net/tcp": HEADER4 + lines,
+                      "/proc/10/comm": "server\n", "/proc/10/status": "PPid:\t1\n",
+                      "/proc/20/comm": "worker\n", "/proc/20/status": "PPid:\t10\n"})
+    links = {10: ["/dev/null"] * 3 + ["socket:[501]"],
+             20: ["/dev/null"] * 3 + ["socket:[501]", "socket:[502]"] + [f"pipe:[{n}]" for n in range(9)]}
+    for pid, targets in links.items():
+        (tmp_path / f"root/proc/{pid}/fd").mkdir()
+        for fd, target in enumerate(targets):
+            (tmp_path / f"root/proc/{pid}/fd/{fd}").symlink_to(target)
+    got = {lst.port: (lst.pid, lst.process, lst.pids) for lst in P.find_listeners(host)}
+    assert got == {2000: (10, "server", (10,)), 2001: (20, "worker", (20,))}
+
+
 def test_big_process_low_fds_are_probed_without_listing(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     fd_dir = tmp_path / "fd"
     fd_dir.mkdir()
