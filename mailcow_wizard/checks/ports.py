@@ -113,11 +113,17 @@ def evaluate_ports(scan: ListenerScan, published: Mapping[str, tuple[str | None,
     if not scan.owners_visible:
         details["owners_visible"] = False
     if found:
-        parts = []
+        # one phrase per port and owner: "... taken by exim4 (pid 812) on 127.0.0.1 and ::1"
+        grouped: dict[str, list[str]] = {}
         for c in found:
-            at = f" on {c.listener.address}" if c.listener.address not in ("0.0.0.0", "::") else ""
-            parts.append(f"port {c.listener.port} ({c.variable}) is taken by {_owner_text(c)}{at}")
-        unique = list(dict.fromkeys(parts))
+            head = f"port {c.listener.port} ({c.variable}) is taken by {_owner_text(c)}"
+            addresses = grouped.setdefault(head, [])
+            if c.listener.address not in addresses:
+                addresses.append(c.listener.address)
+        unique = []
+        for head, addresses in grouped.items():
+            wildcard = any(a in ("0.0.0.0", "::") for a in addresses)
+            unique.append(head if wildcard else f"{head} on {' and '.join(addresses)}")
         summary = "; ".join(unique[:3]) + (f"; and {len(unique) - 3} more" if len(unique) > 3 else "")
         remedy = _remedy(found, published, alternatives or {}, systemd)
         return Finding("ports", Status.FAIL, summary[0].upper() + summary[1:], details, remedy, fix="ports")

@@ -32,7 +32,7 @@ def test_exim4_on_loopback_blocks_smtp() -> None:
         {"port": 25, "address": "::1", "variable": "SMTP_PORT", "pid": 812, "process": "exim4",
          "unit": "exim4.service", "family": 6, "owner_known": True, "pids": [812]},
     ]
-    assert f.summary.startswith("Port 25 (SMTP_PORT) is taken by exim4 (pid 812) on 127.0.0.1")
+    assert f.summary == "Port 25 (SMTP_PORT) is taken by exim4 (pid 812) on 127.0.0.1 and ::1"
     assert "systemctl disable --now exim4.service" in f.remedy
     assert f.remedy.count("systemctl disable") == 1  # one command per program, not per socket
     assert "SMTP_PORT=2525" in f.remedy  # a port that is free on this host
