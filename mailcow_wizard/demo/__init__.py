@@ -19,7 +19,6 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from mailcow_wizard.context import Context, read_existing_conf
@@ -66,7 +65,9 @@ PROCESSES: tuple[DemoProcess, ...] = (
 
 
 def _data() -> Path:
-    return Path(str(resources.files(__name__)))
+    # The package is installed as files (pip, editable or not), so its data sits beside this module;
+    # importlib.resources would cost more startup time than it buys here.
+    return Path(__file__).resolve().parent
 
 
 def host_tree() -> Path:
@@ -210,8 +211,6 @@ def _write_processes(root: Path) -> None:
         )
         fd = d / "fd"
         fd.mkdir(exist_ok=True)
-        for n in (0, 1, 2):
-            (fd / str(n)).symlink_to("/dev/null")
         for n, inode in sorted(p.sockets.items()):
             (fd / str(n)).symlink_to(f"socket:[{inode}]")
 
@@ -222,7 +221,8 @@ EMPTY_DIRS = ("/run/systemd/system", "/tmp", "/root")
 
 def materialize(dest: Path) -> Path:
     """Copy the demo host tree to `dest` (which must not exist yet), add /proc/PID; return `dest`."""
-    shutil.copytree(host_tree(), dest, symlinks=True)
+    # Contents and mode only (copyfile + the directory walk): half the system calls of copy2.
+    shutil.copytree(host_tree(), dest, symlinks=True, copy_function=shutil.copyfile)
     for d in EMPTY_DIRS:
         (dest / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
     _write_processes(dest)
@@ -259,5 +259,40 @@ def make_demo_context(workdir: Path | str | None = None) -> tuple[Context, Path]
     return Context(host=host, mailcow_dir=mailcow_dir, conf=conf), base
 
 
-__all__ = ["MAILCOW_DIR", "PROCESSES", "DemoHost", "DemoRunner", "DemoProcess", "demo_runner", "host_tree",
-           "make_demo_context", "materialize"]
+class PendingDemo:
+    """A demo copy being made in a background thread (file creation waits on the disk, not the CPU).
+
+    The wizard starts it first and imports Textual meanwhile; `result()` waits for the copy.
+    """
+
+    def __init__(self, workdir: Path | str | None = None) -> None:
+        import threading
+
+        self._workdir = workdir
+        self._result: tuple[Context, Path] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="demo-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = make_demo_context(self._workdir)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> tuple[Context, Path]:
+        """(Context, demo directory), as make_demo_context returns; its exception if it failed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+def start_demo_context(workdir: Path | str | None = None) -> PendingDemo:
+    """Begin `make_demo_context(workdir)` in the background; call `.result()` when it is needed."""
+    return PendingDemo(workdir)
+
+
+__all__ = ["MAILCOW_DIR", "PROCESSES", "DemoHost", "DemoProcess", "DemoRunner", "PendingDemo", "demo_runner",
+           "host_tree", "make_demo_context", "materialize", "start_demo_context"]

@@ -125,3 +125,12 @@ def test_fixes_change_what_the_demo_host_says_afterwards(tmp_path: Path) -> None
     # A fresh copy starts from the recorded state again.
     ctx2, _ = make_demo_context(tmp_path / "w2")
     assert run_check(spec["ntp"], ctx2).status is Status.FAIL
+
+
+def test_background_copy_gives_the_same_context(tmp_path: Path) -> None:
+    from mailcow_wizard.demo import start_demo_context
+
+    ctx, base = start_demo_context(tmp_path / "bg").result()
+    assert base == tmp_path / "bg" and (ctx.mailcow_dir / "docker-compose.yml").is_file()
+    with pytest.raises(FileExistsError):
+        start_demo_context(tmp_path / "bg" / "root").result()
