@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mailcow_wizard.demo.states import STEPS_IN_ORDER, demo_app, settle  # noqa: E402
+from mailcow_wizard.demo.states import STEPS_IN_ORDER, demo_app, settle, workdir_lock  # noqa: E402
 
 
 async def shoot(step: str, number: int, out: Path, size: tuple[int, int]) -> Path:
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     for old in out.glob("*.svg"):
         old.unlink()
     for number, step in enumerate(STEPS_IN_ORDER, 1):
-        path = asyncio.run(shoot(step, number, out, (int(width), int(height))))
+        with workdir_lock():
+            path = asyncio.run(shoot(step, number, out, (int(width), int(height))))
         print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
     return 0
 

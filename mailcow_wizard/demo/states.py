@@ -12,7 +12,10 @@ Textual is imported only when an app is built, never when this module is importe
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +44,18 @@ FIXED_SECRETS = {
 """Secrets mailcow.conf would get from `secrets`; fixed so the Review diff reads the same each run."""
 
 STEPS_IN_ORDER = ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config", "review", "done")
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: Path | str = SNAPSHOT_WORKDIR) -> Iterator[None]:
+    """Hold the fixed demo directory for one picture: two test runs at once would wipe each other's copy."""
+    lock_path = Path(str(workdir) + ".lock")
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def demo_session(workdir: Path | str = SNAPSHOT_WORKDIR) -> WizardSession:
