@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from tests.system.conftest import WIZARD, UserInstall, need_root, run, wizard_env
+from tests.system.conftest import REPO, WIZARD, UserInstall, need_root, run, wizard_env
 
 pytestmark = pytest.mark.system
 
@@ -259,3 +259,25 @@ def test_fix_on_a_read_only_file_system(read_only_tree: Path) -> None:
     assert_clean(proc, EXIT_OK, EXIT_FAILED, EXIT_USAGE)
     assert proc.returncode != EXIT_OK
     assert "read-only" in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
+
+
+FIXTURE_HOSTS = REPO / "tests" / "fixtures" / "hosts"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURE_HOSTS.iterdir()) if FIXTURE_HOSTS.is_dir()
+                         else [])
+def test_check_as_nobody_under_every_fixture_host(nobody_install: UserInstall, public_dir: Path,
+                                                  name: str) -> None:
+    """The installed program, unprivileged, over each recorded host: a report, never a crash."""
+    root = public_dir / name
+    shutil.copytree(FIXTURE_HOSTS / name, root, symlinks=True)
+    run(["chmod", "-R", "a+rX", str(root)])
+    proc = as_nobody(nobody_install, "check", "--json", "--root", str(root),
+                     "--mailcow-dir", str(root / "opt/mailcow-dockerized"))
+    assert_clean(proc, EXIT_OK, EXIT_FAILED)
+    findings = {f["id"]: f for f in json.loads(proc.stdout)["checks"]}
+    assert [i for i, f in findings.items() if f["details"].get("internal")] == []
+    if name == "openstack-mtu1450":
+        assert findings["mtu"]["details"]["recommended"] == 1450
+    if name == "ports-exim":
+        assert findings["ports"]["status"] == "fail" and "exim" in findings["ports"]["summary"]
