@@ -55,6 +55,9 @@ def discover_parsers() -> dict[str, Callable[..., Any]]:
         for name, obj in vars(module).items():
             if name.startswith("parse_") and inspect.isfunction(obj) and obj.__module__ == module.__name__:
                 found[f"{module.__name__}.{name}"] = obj
+            elif (inspect.isclass(obj) and obj.__module__ == module.__name__
+                  and isinstance(obj.__dict__.get("parse"), classmethod | staticmethod)):
+                found[f"{module.__name__}.{name}.parse"] = obj.parse  # e.g. a document's parse(data)
     return dict(sorted(found.items()))
 
 
@@ -75,6 +78,9 @@ def _wants_bytes(annotation: Any) -> bool:
 
 EXTRA_ARGS: dict[str, st.SearchStrategy[Any]] = {
     "family": st.sampled_from([4, 6]),
+    "chain": st.sampled_from(["INPUT", "DOCKER-USER", "FORWARD"]) | st.text(max_size=12),
+    "wanted": st.lists(st.sampled_from(["docker-ce", "docker.io", "podman-docker", "containerd.io"])
+                       | st.text(max_size=12), max_size=4),
 }
 """Strategies for a parser's further required arguments, by name (others follow their annotation)."""
 
@@ -91,14 +97,17 @@ def _extra_strategy(name: str, annotation: Any) -> st.SearchStrategy[Any]:
     return st.text(max_size=32)
 
 
-def call_plan(func: Callable[..., Any]) -> tuple[bool, dict[str, st.SearchStrategy[Any]], str]:
-    """(first argument wants bytes, strategies for the other required arguments, first argument's name)."""
+def call_plan(func: Callable[..., Any]) -> tuple[str, dict[str, st.SearchStrategy[Any]]]:
+    """(what the first argument takes: bytes, text or either; strategies for the other required ones)."""
     hints = _hints(func)
     params = [p for p in inspect.signature(func).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     first, rest = params[0], params[1:]
     extras = {p.name: _extra_strategy(p.name, hints.get(p.name)) for p in rest if p.default is p.empty}
-    return _wants_bytes(hints.get(first.name)), extras, first.name
+    annotation = hints.get(first.name)
+    takes = typing.get_args(annotation)
+    kind = "either" if bytes in takes and str in takes else "bytes" if _wants_bytes(annotation) else "text"
+    return kind, extras
 
 
 # -- seeds: real samples to mutate ------------------------------------------------------------------
@@ -239,7 +248,13 @@ def mutated(draw: st.DrawFn, seeds: list[Any], as_bytes: bool) -> Any:
     return data
 
 
-def _first_arg(as_bytes: bool, mode: str) -> st.SearchStrategy[Any]:
+def _first_arg(kind: str, mode: str) -> st.SearchStrategy[Any]:
+    if kind == "either":
+        return _one_kind(True, mode) | _one_kind(False, mode)
+    return _one_kind(kind == "bytes", mode)
+
+
+def _one_kind(as_bytes: bool, mode: str) -> st.SearchStrategy[Any]:
     if mode == "mutated":
         return mutated(BYTES_SEEDS if as_bytes else TEXT_SEEDS, as_bytes)
     if as_bytes:
@@ -273,11 +288,11 @@ def test_parsers_were_found() -> None:
 @pytest.mark.parametrize("qualname", list(PARSERS))
 def test_parser_raises_only_parse_error(qualname: str, mode: str) -> None:
     func = PARSERS[qualname]
-    as_bytes, extras, first = call_plan(func)
+    kind, extras = call_plan(func)
 
     @settings(max_examples=EXAMPLES, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(data=_first_arg(as_bytes, mode), kwargs=st.fixed_dictionaries(extras))
+    @given(data=_first_arg(kind, mode), kwargs=st.fixed_dictionaries(extras))
     def fuzz(data: Any, kwargs: dict[str, Any]) -> None:
         assert_only_parse_error(func, data, **kwargs)
 
