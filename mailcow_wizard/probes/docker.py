@@ -1,9 +1,16 @@
 """Docker Engine, Docker Compose and (on EL hosts) which Docker packages are installed.
 
-Commands run through the host's runner (a FakeRunner in tests); under --root nothing runs and only
-what files show is reported. `docker compose version` through the docker CLI costs 60-80 ms (the CLI
-probes every plugin first), so the compose plugin binary is found in Docker's plugin directories and
-asked directly (~20 ms), in parallel with `docker version`.
+The daemon is asked directly over its unix socket (the Engine API's `GET /version`, about a
+millisecond) instead of through `docker version`: the docker CLI and the Compose plugin are Go
+programs that cost 50-200 ms and some 40 MiB of memory per run, more than the whole check. Compose is
+found from files: a plugin in the docker CLI's plugin directories is `docker compose` (the plugin
+mechanism only exists since Compose v2), its version read from the dpkg database when a package
+installed it. Only a standalone `docker-compose` that no package explains is run, because its file
+cannot tell 1.x from 2.x.
+
+`docker version` still runs where the socket is not what the CLI would talk to (DOCKER_HOST=tcp://
+or ssh://, a docker context) and on hosts that are not live but have a runner (a test's FakeRunner,
+the demo). Under --root nothing runs and only what files show is reported.
 """
 
 from __future__ import annotations
@@ -11,10 +18,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import SEARCH_PATH, CommandResult, Host
@@ -34,6 +41,21 @@ SYSTEM_PLUGIN_DIRS = (
     "/usr/libexec/docker/cli-plugins",
 )
 """Where the docker CLI looks for plugins on Linux (after the user's ~/.docker/cli-plugins)."""
+
+PACKAGE_PLUGIN_DIRS = ("/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+"""Plugin directories that belong to the package manager (/usr/local and homes never do)."""
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+API_TIMEOUT = 3.0
+"""Seconds the daemon gets to answer GET /version (it answers in about a millisecond when healthy)."""
+MAX_ANSWER = 1024 * 1024
+
+DPKG_STATUS = "/var/lib/dpkg/status"
+DPKG_READ_LIMIT = 64 * 1024 * 1024
+CLI_PACKAGES = ("docker-ce-cli", "docker.io", "docker-cli")
+"""dpkg packages that install /usr/bin/docker: Docker's repository, Debian/Ubuntu, Debian >= trixie."""
+COMPOSE_PACKAGES = ("docker-compose-plugin", "docker-compose-v2", "docker-compose")
+"""dpkg packages that install Compose: Docker's repository, Ubuntu, Debian (1.x before trixie)."""
 
 _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -59,12 +81,14 @@ def parse_compose_version(text: str) -> str:
 
 @dataclass(frozen=True)
 class DockerVersion:
-    """`docker version --format '{{json .}}'`: the client always, the server when reachable."""
+    """Client and server versions; the server's only when the daemon answered."""
 
     client: str | None
     server: str | None
     server_product: str | None
     """"Docker Engine" normally; "Podman Engine" when the docker command is Podman's emulation."""
+    api_version: str | None = None
+    """The Engine API version the server speaks (1.43 for Docker 24)."""
 
 
 def parse_docker_version(text: str) -> DockerVersion:
@@ -79,6 +103,7 @@ def parse_docker_version(text: str) -> DockerVersion:
     server = data.get("Server")
     cv = client.get("Version") if isinstance(client, dict) else None
     sv = server.get("Version") if isinstance(server, dict) else None
+    api = server.get("ApiVersion") if isinstance(server, dict) else None
     product = None
     if isinstance(server, dict):
         comps = server.get("Components") or []
@@ -86,7 +111,7 @@ def parse_docker_version(text: str) -> DockerVersion:
             product = comps[0].get("Name")
         product = product or ("Docker Engine" if sv else None)
     return DockerVersion(cv if isinstance(cv, str) else None, sv if isinstance(sv, str) else None,
-                         product if isinstance(product, str) else None)
+                         product if isinstance(product, str) else None, api if isinstance(api, str) else None)
 
 
 def daemon_error(stderr: str) -> str:
@@ -100,6 +125,238 @@ def daemon_error(stderr: str) -> str:
     return lines[0][:200] if lines else "docker version failed without a message"
 
 
+# -- the Engine API over the daemon's unix socket -------------------------------------------------
+
+def parse_http_response(data: bytes) -> tuple[int, bytes]:
+    """(status code, body) of a complete HTTP/1.x response; chunked bodies are joined. ParseError else."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise ParseError("an incomplete HTTP answer" if data else "an empty answer")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise ParseError(f"not an HTTP answer: {lines[0][:60]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        key, colon, value = line.partition(":")
+        if colon:
+            headers[key.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _dechunk(body)
+    elif headers.get("content-length", "").isdigit():
+        length = int(headers["content-length"])
+        if len(body) < length:
+            raise ParseError(f"the answer was cut short ({len(body)} of {length} bytes)")
+        body = body[:length]
+    return int(parts[1]), body
+
+
+def _dechunk(body: bytes) -> bytes:
+    out: list[bytes] = []
+    pos = 0
+    while True:
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            raise ParseError("a chunked answer without its last chunk")
+        try:
+            size = int(body[pos:eol].split(b";")[0].strip() or b"x", 16)
+        except ValueError as exc:
+            raise ParseError(f"a bad chunk size {body[pos:eol][:20]!r}") from exc
+        if size == 0:
+            return b"".join(out)
+        out.append(body[eol + 2: eol + 2 + size])
+        pos = eol + 2 + size + 2
+
+
+def parse_engine_version(body: bytes | str) -> DockerVersion:
+    """The server part of the Engine API's `GET /version` JSON (Docker and Podman's compat API)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ParseError("the answer to /version is not JSON") from exc
+    if not isinstance(data, dict):
+        raise ParseError("the answer to /version is not a JSON object")
+    version = data.get("Version")
+    if not isinstance(version, str) or not version.strip():
+        raise ParseError("the answer to /version has no Version")
+    api = data.get("ApiVersion")
+    platform = data.get("Platform")
+    names = [platform.get("Name")] if isinstance(platform, dict) else []
+    comps = data.get("Components")
+    if isinstance(comps, list):
+        names.extend(c.get("Name") for c in comps if isinstance(c, dict))
+    names = [n for n in names if isinstance(n, str) and n.strip()]
+    # Podman's compat API names itself in a component; its Platform.Name is an OS string.
+    product = next((n for n in names if "podman" in n.lower()), None)
+    if product is None:
+        product = names[0] if names and "docker" in names[0].lower() else "Docker Engine"
+    return DockerVersion(None, version.strip(), product, api if isinstance(api, str) else None)
+
+
+def ask_engine(path: str, timeout: float = API_TIMEOUT) -> tuple[DockerVersion | None, str | None]:
+    """`GET /version` on the daemon's unix socket: (version, None), or (None, why it did not answer).
+
+    HTTP/1.0, so the daemon closes the connection after one plain (unchunked) answer.
+    """
+    chunks: list[bytes] = []
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(b"GET /version HTTP/1.0\r\nHost: docker\r\nUser-Agent: mailcow-wizard\r\n\r\n")
+        size = 0
+        while size <= MAX_ANSWER:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+            size += len(data)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, f"not running (there is no socket at {path})"
+    except ConnectionRefusedError:
+        return None, f"not running (nothing answers on {path})"
+    except PermissionError:
+        return None, f"permission denied on {path}"
+    except TimeoutError:
+        return None, f"no answer on {path} within {timeout:g} s"
+    except OSError as exc:
+        return None, f"cannot talk to {path}: {exc.strerror or exc}"
+    finally:
+        sock.close()
+    try:
+        code, body = parse_http_response(b"".join(chunks))
+        if code != 200:
+            raise ParseError(f"HTTP {code} for /version: {body[:120].decode(errors='replace').strip()}")
+        return parse_engine_version(body), None
+    except ParseError as exc:
+        return None, f"{path} does not answer like Docker Engine: {exc}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the docker CLI would find the daemon."""
+
+    socket: str | None
+    """The unix socket to ask directly; None when only the CLI knows how to reach the daemon."""
+    described: str
+    """As a person writes it: unix:///var/run/docker.sock, tcp://10.0.0.5:2376, docker context NAME."""
+
+
+def docker_endpoint(environ: Mapping[str, str], config: Mapping[str, Any]) -> Endpoint:
+    """The CLI's own order: DOCKER_HOST, then DOCKER_CONTEXT, then config.json's currentContext."""
+    docker_host = environ.get("DOCKER_HOST", "").strip()
+    if docker_host:
+        if docker_host.startswith("unix://"):
+            path = docker_host[len("unix://"):] or DEFAULT_SOCKET
+            return Endpoint(path, f"unix://{path}")
+        return Endpoint(None, docker_host)
+    context = environ.get("DOCKER_CONTEXT", "").strip() or config.get("currentContext") or ""
+    if isinstance(context, str) and context and context != "default":
+        return Endpoint(None, f"docker context {context}")
+    return Endpoint(DEFAULT_SOCKET, f"unix://{DEFAULT_SOCKET}")
+
+
+@dataclass(frozen=True)
+class SocketAccess:
+    """Who may open the socket, to say why permission was denied and what fixes it."""
+
+    user: str | None
+    group: str | None
+    """The socket's group (normally `docker`)."""
+    listed: bool
+    """/etc/group lists the user in that group (or it is the user's primary group)."""
+    active: bool
+    """This process holds the group (false after `usermod -aG` until the user logs in again)."""
+
+
+def socket_access(host: Host, path: str) -> SocketAccess:
+    """Facts behind a permission error on the socket; a socket that vanished tells nothing."""
+    uid = os.geteuid()
+    try:
+        gid: int | None = os.stat(path).st_gid
+    except OSError:
+        gid = None
+    user, primary = None, None
+    for line in (_read_or_empty(host, "/etc/passwd")).splitlines():
+        f = line.split(":")
+        if len(f) >= 4 and f[2] == str(uid):
+            user, primary = f[0], f[3]
+            break
+    group, listed = None, False
+    for line in (_read_or_empty(host, "/etc/group")).splitlines():
+        f = line.split(":")
+        if len(f) >= 4 and gid is not None and f[2] == str(gid):
+            group = f[0]
+            listed = (user is not None and user in f[3].split(",")) or primary == f[2]
+            break
+    active = gid is not None and (gid in os.getgroups() or gid == os.getegid())
+    return SocketAccess(user, group, listed, active)
+
+
+def _read_or_empty(host: Host, path: str) -> str:
+    try:
+        return host.read_text_or_none(path) or ""
+    except ProbeError:
+        return ""
+
+
+# -- what files and the dpkg database say ---------------------------------------------------------
+
+def docker_config(host: Host) -> dict[str, Any]:
+    """The user's ~/.docker/config.json (or $DOCKER_CONFIG's) on the running system; {} elsewhere."""
+    if not host.live:
+        return {}
+    try:
+        text = host.read_text_or_none(os.path.join(_config_dir(), "config.json"))
+        data = json.loads(text) if text else {}
+    except (ProbeError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _config_dir() -> str:
+    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def upstream_version(debian_version: str) -> str:
+    """"2.29.7" from dpkg's "2.29.7-1~debian.12~bookworm", "27.3.1" from "5:27.3.1-1~debian.12~bookworm"."""
+    v = debian_version.strip()
+    if ":" in v.split("-", 1)[0]:
+        v = v.split(":", 1)[1]
+    return v.rsplit("-", 1)[0] if "-" in v else v
+
+
+def parse_dpkg_versions(raw: bytes, wanted: Iterable[str]) -> dict[str, str]:
+    """Installed packages among `wanted` -> dpkg Version, found by a byte search of the status file.
+
+    The file runs to MiBs and we need a handful of stanzas, so only those are decoded.
+    """
+    raw = b"\n" + raw.replace(b"\r\n", b"\n")
+    found: dict[str, str] = {}
+    for name in wanted:
+        start = 0
+        while (idx := raw.find(b"\nPackage: " + name.encode() + b"\n", start)) >= 0:
+            start = idx + 1
+            end = raw.find(b"\n\n", idx + 1)
+            stanza = raw[idx + 1: end if end >= 0 else len(raw)].decode("utf-8", errors="replace")
+            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line[:40])
+            status = fields.get("Status", "").split()
+            if status[-1:] == ["installed"] and fields.get("Version", "").strip():
+                found[name] = fields["Version"].strip()
+    return found
+
+
+def installed_packages(host: Host, wanted: Iterable[str]) -> dict[str, str]:
+    """Package -> upstream version of the wanted dpkg packages installed on the host ({} without dpkg)."""
+    try:
+        if not host.exists(DPKG_STATUS):
+            return {}
+        raw = host.read_bytes(DPKG_STATUS, limit=DPKG_READ_LIMIT)
+    except ProbeError:
+        return {}
+    return {name: upstream_version(v) for name, v in parse_dpkg_versions(raw, wanted).items()}
+
+
 @dataclass(frozen=True)
 class ComposeInfo:
     """Which Compose v2 mailcow can use, how to run it, and what else was found."""
@@ -108,10 +365,12 @@ class ComposeInfo:
     version: str | None
     argv: tuple[str, ...] | None
     path: str | None = None
-    """The binary that answered (plugin file or docker-compose)."""
+    """The binary found (plugin file or docker-compose)."""
     v1_version: str | None = None
     """A standalone docker-compose 1.x that was found (too old for mailcow)."""
     note: str | None = None
+    source: str | None = None
+    """Where the version comes from: a dpkg package name, or the command that printed it."""
 
 
 @dataclass(frozen=True)
@@ -126,37 +385,28 @@ class DockerInfo:
     """False under --root: no command ran, only files were looked at."""
     programs_visible: bool = True
     """Whether the host has program directories to look in (a partial tree under --root may not)."""
+    endpoint: str | None = None
+    """Where the daemon was asked: unix:///var/run/docker.sock, or how the CLI was told (tcp://...)."""
+    via: str | None = None
+    """"engine API" (the socket, directly) or "docker version" (the CLI)."""
+    access: SocketAccess | None = None
+    """Set when the socket refused this user."""
 
 
-def _run_parallel(host: Host, jobs: Sequence[Sequence[str] | None],
-                  timeout: float) -> list[CommandResult | None]:
-    """Run several commands at once (each in a thread); None for a job that is None."""
-    results: list[CommandResult | None] = [None] * len(jobs)
-
-    def work(i: int, argv: Sequence[str]) -> None:
-        results[i] = host.run(argv, timeout=timeout)
-
-    threads = [threading.Thread(target=work, args=(i, argv), daemon=True)
-               for i, argv in enumerate(jobs) if argv is not None]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
-def plugin_dirs(host: Host) -> list[str]:
-    """The docker CLI's plugin directories; the user's own only on the running system."""
+def plugin_dirs(host: Host, config: Mapping[str, Any] | None = None) -> list[str]:
+    """The docker CLI's plugin directories in its order; the user's own only on the running system."""
     dirs: list[str] = []
     if host.live:
-        config = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-        dirs.append(os.path.join(config, "cli-plugins"))
+        extra = (config or {}).get("cliPluginsExtraDirs")
+        if isinstance(extra, list):
+            dirs.extend(d for d in extra if isinstance(d, str) and d.startswith("/"))
+        dirs.append(os.path.join(_config_dir(), "cli-plugins"))
     dirs.extend(SYSTEM_PLUGIN_DIRS)
     return dirs
 
 
-def find_compose_plugin(host: Host) -> str | None:
-    for d in plugin_dirs(host):
+def find_compose_plugin(host: Host, config: Mapping[str, Any] | None = None) -> str | None:
+    for d in plugin_dirs(host, config):
         p = f"{d}/docker-compose"
         if host.path(p).is_file():
             return p
@@ -173,85 +423,106 @@ def _compose_from_result(result: CommandResult | None, kind: ComposeKind, argv: 
         major = parse_version(version)[0]
     except ParseError:
         return None
+    source = " ".join(result.argv)
     if major < 2:
-        return ComposeInfo(None, None, None, path, v1_version=version)
-    return ComposeInfo(kind, version, argv, path)
+        return ComposeInfo(None, None, None, path, v1_version=version, source=source)
+    return ComposeInfo(kind, version, argv, path, source=source)
+
+
+def _package_compose(packages: Mapping[str, str]) -> tuple[str, str] | None:
+    """(package, version) of a Compose v2 the dpkg database knows (Debian's docker-compose is 1.x
+    before trixie: only its 2.x counts)."""
+    for name in COMPOSE_PACKAGES:
+        version = packages.get(name)
+        if version is None:
+            continue
+        try:
+            if parse_version(version)[0] >= 2:
+                return name, version
+        except ParseError:
+            continue
+    return None
+
+
+def _find_compose(host: Host, cli: str | None, config: Mapping[str, Any],
+                  packages: Mapping[str, str]) -> ComposeInfo:
+    """The plugin (needs the docker CLI) first, then a standalone docker-compose."""
+    plugin = find_compose_plugin(host, config) if cli else None
+    if plugin:
+        packaged = _package_compose(packages) if plugin.startswith(PACKAGE_PLUGIN_DIRS) else None
+        if packaged:
+            return ComposeInfo("native", packaged[1], COMPOSE_ARGV["native"], plugin, source=packaged[0])
+        return ComposeInfo("native", None, COMPOSE_ARGV["native"], plugin,
+                           note=f"version not read: no dpkg package installed {plugin}")
+    standalone = host.which("docker-compose")
+    if not standalone:
+        return ComposeInfo(None, None, None, None)
+    old = packages.get("docker-compose")
+    if standalone == "/usr/bin/docker-compose" and old and _package_compose({"docker-compose": old}) is None:
+        return ComposeInfo(None, None, None, standalone, v1_version=old, source="docker-compose")
+    packaged = _package_compose(packages) if standalone.startswith("/usr/bin/") else None
+    if packaged:
+        return ComposeInfo("standalone", packaged[1], COMPOSE_ARGV["standalone"], standalone,
+                           source=packaged[0])
+    if not host.can_run:
+        return ComposeInfo("standalone", None, COMPOSE_ARGV["standalone"], standalone,
+                           note="version unknown: commands are not run under --root "
+                                "(docker-compose 1.x cannot be told apart from 2.x by its file)")
+    found = _compose_from_result(host.run(["docker-compose", "version", "--short"], timeout=15.0),
+                                 "standalone", COMPOSE_ARGV["standalone"], standalone)
+    if found is not None:
+        return found
+    return ComposeInfo(None, None, None, standalone,
+                       note=f"{standalone} did not tell its version (docker-compose version --short failed)")
+
+
+def _wanted_packages(cli: str | None) -> tuple[str, ...]:
+    return (*CLI_PACKAGES, *COMPOSE_PACKAGES) if cli == "/usr/bin/docker" else COMPOSE_PACKAGES
 
 
 def probe_docker(host: Host) -> DockerInfo:
-    """Ask the docker CLI for client and server versions and find Compose v2 (files only under --root)."""
+    """Docker CLI, daemon and Compose: the daemon's socket on the running system, `docker version`
+    through a test's or the demo's runner, files only under --root."""
     cli = host.which("docker")
     dockerd = host.which("dockerd")
-    plugin = find_compose_plugin(host) if cli else None
+    config = docker_config(host)
+    packages = installed_packages(host, _wanted_packages(cli))
+    compose = _find_compose(host, cli, config, packages)
+    client = next((packages[p] for p in CLI_PACKAGES if p in packages), None)
+    endpoint = docker_endpoint(os.environ, config) if host.live else None
+    if endpoint is not None and endpoint.socket is not None:
+        version, error = ask_engine(endpoint.socket)
+        access = socket_access(host, endpoint.socket) if error and "permission denied" in error else None
+        if version is not None:
+            version = DockerVersion(client, version.server, version.server_product, version.api_version)
+        return DockerInfo(cli, dockerd, version, error, compose, asked=True, endpoint=endpoint.described,
+                          via="engine API", access=access)
     if not host.can_run:
         visible = any(host.is_dir(d) for d in SEARCH_PATH)
-        return DockerInfo(cli, dockerd, None, None, compose_from_files(host, cli, plugin), asked=False,
-                          programs_visible=visible)
-    version_argv = ["docker", "version", "--format", "{{json .}}"] if cli else None
-    plugin_argv = [plugin, "version", "--short"] if plugin else None
-    version_result, plugin_result = _run_parallel(host, [version_argv, plugin_argv], timeout=15.0)
-    version: DockerVersion | None = None
-    error: str | None = None
-    if cli:
-        if version_result is None:
-            error = "the docker command could not be run"
-        else:
-            try:
-                version = parse_docker_version(version_result.stdout)
-            except ParseError:
-                version = None
-            if version is None or version.server is None:
-                error = daemon_error(version_result.stderr)
-    compose = _compose_from_result(plugin_result, "native", COMPOSE_ARGV["native"], plugin)
-    if compose is None or compose.kind is None:
-        compose = _probe_compose_fallbacks(host, cli, compose)
-    return DockerInfo(cli, dockerd, version, error, compose, asked=True)
-
-
-def _probe_compose_fallbacks(host: Host, cli: str | None, earlier: ComposeInfo | None) -> ComposeInfo:
-    """`docker compose` through the CLI (plugins in unusual places), then a standalone docker-compose."""
-    v1 = earlier.v1_version if earlier else None
-    if cli and (earlier is None or earlier.path is None):
-        found = _compose_from_result(host.run(["docker", "compose", "version", "--short"], timeout=15.0),
-                                     "native", COMPOSE_ARGV["native"], None)
-        if found and found.kind:
-            return found
-    standalone = host.which("docker-compose")
-    if standalone:
-        found = _compose_from_result(host.run(["docker-compose", "version", "--short"], timeout=15.0),
-                                     "standalone", COMPOSE_ARGV["standalone"], standalone)
-        if found and found.kind:
-            return found
-        if found and found.v1_version:
-            v1 = found.v1_version
-    return ComposeInfo(None, None, None, None, v1_version=v1)
-
-
-def compose_from_files(host: Host, cli: str | None, plugin: str | None) -> ComposeInfo:
-    """What files alone show (under --root): a plugin next to a docker CLI, or a docker-compose binary."""
-    note = "version unknown: commands are not run under --root"
-    if cli and plugin:
-        return ComposeInfo("native", None, COMPOSE_ARGV["native"], plugin, note=note)
-    standalone = host.which("docker-compose")
-    if standalone:
-        return ComposeInfo("standalone", None, COMPOSE_ARGV["standalone"], standalone,
-                           note=note + " (docker-compose 1.x cannot be told apart from 2.x by its file)")
-    return ComposeInfo(None, None, None, None)
+        return DockerInfo(cli, dockerd, None, None, compose, asked=False, programs_visible=visible)
+    described = endpoint.described if endpoint is not None else None
+    if not cli:
+        return DockerInfo(cli, dockerd, None, None, compose, asked=True, endpoint=described)
+    result = host.run(["docker", "version", "--format", "{{json .}}"], timeout=15.0)
+    version = None
+    error = None
+    if result is None:
+        error = "the docker command could not be run"
+    else:
+        try:
+            version = parse_docker_version(result.stdout)
+        except ParseError:
+            version = None
+        if version is None or version.server is None:
+            error = daemon_error(result.stderr)
+    return DockerInfo(cli, dockerd, version, error, compose, asked=True, endpoint=described,
+                      via="docker version")
 
 
 def probe_compose_info(host: Host) -> ComposeInfo:
-    """Compose alone (no `docker version`), for the conf engine's DOCKER_COMPOSE_VERSION."""
+    """Compose alone (the daemon is not asked), for the conf engine's DOCKER_COMPOSE_VERSION."""
     cli = host.which("docker")
-    plugin = find_compose_plugin(host) if cli else None
-    if not host.can_run:
-        return compose_from_files(host, cli, plugin)
-    found = None
-    if plugin:
-        found = _compose_from_result(host.run([plugin, "version", "--short"], timeout=15.0),
-                                     "native", COMPOSE_ARGV["native"], plugin)
-    if found and found.kind:
-        return found
-    return _probe_compose_fallbacks(host, cli, found)
+    return _find_compose(host, cli, docker_config(host), installed_packages(host, COMPOSE_PACKAGES))
 
 
 def probe_compose(host: Host) -> ComposeKind | None:

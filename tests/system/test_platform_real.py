@@ -80,6 +80,7 @@ def test_docker_tells_the_truth_about_the_daemon() -> None:
 
 
 def test_compose_probe_agrees_with_docker_compose() -> None:
+    """Same kind as the CLI finds; the version, where a package tells it, is what the plugin prints."""
     cli = shutil.which("docker")
     if not cli:
         pytest.skip("the docker CLI is not installed")
@@ -87,6 +88,30 @@ def test_compose_probe_agrees_with_docker_compose() -> None:
     info = probe_compose_info(Host())
     if real.returncode == 0:
         assert info.kind == "native"
-        assert info.version == real.stdout.strip().lstrip("v")
+        assert info.path is not None and os.path.isfile(info.path)
+        if info.version is None:
+            assert info.note and "version not read" in info.note
+        else:
+            assert real.stdout.strip().lstrip("v").startswith(info.version)
     else:
         assert info.kind != "native"
+
+
+def test_docker_check_runs_no_command_on_the_running_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon is asked over its socket and Compose found from files: no Go binary starts."""
+    calls: list[tuple[str, ...]] = []
+
+    def runner(argv, timeout):  # noqa: ANN001, ANN202 - a recording runner
+        calls.append(tuple(argv))
+        return None
+
+    host = Host(runner=runner)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    f = check_docker(Context(host=host, mailcow_dir=host.path("/opt/mailcow-dockerized")))
+    assert f.details["asked_via"] == "engine API", f
+    assert f.details["endpoint"] == "unix:///var/run/docker.sock"
+    standalone_only = f.details["compose"] != "native" and shutil.which("docker-compose")
+    assert calls == ([("docker-compose", "version", "--short")] if standalone_only else []), calls
+    if not os.path.exists("/var/run/docker.sock"):
+        assert f.summary == ("Docker daemon not reachable: not running "
+                             "(there is no socket at /var/run/docker.sock)")
