@@ -7,6 +7,7 @@ only. Waiting is bounded polling of `capture-pane`, never a fixed sleep.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -95,8 +96,13 @@ class TmuxPane:
     def kill(self) -> None:
         """End this session's tmux server (and with it the program in the pane)."""
         if self.started:
+            socket_path = self.tmux("display-message", "-p", "#{socket_path}", check=False).stdout.strip()
             self.tmux("kill-server", check=False)
             self.started = False
+            # tmux 3.3 leaves the socket file of a killed server behind.
+            if socket_path and os.path.basename(socket_path) == self.socket:
+                with contextlib.suppress(OSError):
+                    os.unlink(socket_path)
 
 
 def _command(argv: Sequence[str], env: Mapping[str, str] | None, report_exit: bool = False) -> str:
