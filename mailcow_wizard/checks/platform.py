@@ -35,7 +35,8 @@ def evaluate_virtualization(info: VirtInfo) -> Finding:
     """NAS, OpenVZ and containers fail; WSL warns; full VMs and bare metal pass; no evidence skips."""
     details = {"kind": info.kind, "category": info.category,
                "signal": str(info.signal) if info.signal else None,
-               "signals": [str(s) for s in info.signals], "unreadable": list(info.unreadable)}
+               "signals": [str(s) for s in info.signals], "unreadable": list(info.unreadable),
+               "systemd_detect_virt": info.not_asked}
     name = kind_name(info.kind)
     if info.category == NAS:
         return Finding("virtualization", Status.FAIL,

@@ -4,6 +4,9 @@ No single signal is reliable everywhere: systemd-detect-virt may be missing (and
 --root), /proc/1/environ is readable only by root, cgroup v2 hides container paths, DMI is absent
 inside containers. So every signal is collected, and `decide_virt` picks by severity: a NAS, OpenVZ or
 container signal beats a VM signal, because a container on a KVM host is still a container.
+
+systemd-detect-virt is a process start (7-45 ms) that reads mostly the files read here, so it runs only
+when the files leave the answer open (see `files_decide`); the details then say what decided.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class VirtInfo:
     signals: tuple[VirtSignal, ...]
     unreadable: tuple[str, ...] = field(default_factory=tuple)
     """Sources that exist but could not be read (e.g. /proc/1/environ when not root)."""
+    not_asked: str | None = None
+    """Why systemd-detect-virt was not run although it is installed (the files already decided)."""
 
 
 # DMI strings -> kind; the first match wins, so specific names come before generic ones.
@@ -132,8 +137,33 @@ def _normalize_container(value: str) -> str:
     return v if v in CONTAINER_KINDS or v in ("openvz", "wsl") else "container-other"
 
 
+def files_decide(signals: list[VirtSignal], environ_read: bool) -> VirtSignal | None:
+    """The file signal that settles the verdict so systemd-detect-virt could add nothing, or None.
+
+    A NAS, OpenVZ, container or WSL signal decides (those categories beat any VM it might name). A VM
+    named by DMI or /sys/hypervisor decides when /proc/1/environ was read, so no container marker
+    was hidden from us. Bare-metal evidence or a bare cpu `hypervisor` flag never does: there
+    the tool's CPUID look and its own container tests may know more.
+    """
+    for s in signals:
+        if s.category in (NAS, OPENVZ, CONTAINER, WSL):
+            return s
+    if not environ_read:
+        return None
+    for s in signals:
+        if s.category == VM and s.kind != "vm":
+            return s
+    return None
+
+
 def collect_signals(host: Host) -> tuple[list[VirtSignal], list[str], bool]:
     """Read every source; return signals, unreadable sources, and whether any bare-metal evidence exists."""
+    signals, unreadable, evidence, _ = _collect(host)
+    return signals, unreadable, evidence
+
+
+def _collect(host: Host) -> tuple[list[VirtSignal], list[str], bool, str | None]:
+    """collect_signals, plus why systemd-detect-virt was not run (None when it ran or is absent)."""
     signals: list[VirtSignal] = []
     unreadable: list[str] = []
     evidence = False
@@ -159,20 +189,17 @@ def collect_signals(host: Host) -> tuple[list[VirtSignal], list[str], bool]:
     if host.exists("/proc/vz") and not host.exists("/proc/bc"):
         signals.append(VirtSignal("/proc/vz without /proc/bc", "openvz"))
 
-    if host.can_run and host.which("systemd-detect-virt"):
-        result = host.run(["systemd-detect-virt"], timeout=5.0)
-        if result is not None and result.stdout.strip():
-            kind = result.stdout.strip().split()[0].lower()
-            if result.ok or kind == "none":
-                signals.append(VirtSignal("systemd-detect-virt", kind))
-                evidence = evidence or kind == "none"
+    # systemd-detect-virt's answer goes here, after the NAS and OpenVZ files, once the files are read.
+    tool_at = len(signals)
 
     content = text("/run/systemd/container")
     if content and content.strip():
         signals.append(VirtSignal("/run/systemd/container", _normalize_container(content)))
+    environ_read = False
     if host.exists("/proc/1/environ"):
         try:
             value = environ_container(host.read_bytes("/proc/1/environ"))
+            environ_read = True
         except ProbeError:
             unreadable.append("/proc/1/environ")
             value = None
@@ -216,7 +243,20 @@ def collect_signals(host: Host) -> tuple[list[VirtSignal], list[str], bool]:
             evidence = True
             if "hypervisor" in flags:
                 signals.append(VirtSignal("/proc/cpuinfo hypervisor flag", "vm"))
-    return signals, unreadable, evidence
+
+    not_asked = None
+    if host.can_run and host.which("systemd-detect-virt"):
+        decided = files_decide(signals, environ_read)
+        if decided is not None:
+            not_asked = f"not needed: {decided} decides"
+        else:
+            result = host.run(["systemd-detect-virt"], timeout=5.0)
+            if result is not None and result.stdout.strip():
+                kind = result.stdout.strip().split()[0].lower()
+                if result.ok or kind == "none":
+                    signals.insert(tool_at, VirtSignal("systemd-detect-virt", kind))
+                    evidence = evidence or kind == "none"
+    return signals, unreadable, evidence, not_asked
 
 
 def decide_virt(signals: list[VirtSignal], evidence: bool) -> tuple[str, str, VirtSignal | None]:
@@ -238,6 +278,6 @@ def decide_virt(signals: list[VirtSignal], evidence: bool) -> tuple[str, str, Vi
 
 def probe_virt(host: Host) -> VirtInfo:
     """Collect the signals and decide."""
-    signals, unreadable, evidence = collect_signals(host)
+    signals, unreadable, evidence, not_asked = _collect(host)
     kind, category, signal = decide_virt(signals, evidence)
-    return VirtInfo(kind, category, signal, tuple(signals), tuple(unreadable))
+    return VirtInfo(kind, category, signal, tuple(signals), tuple(unreadable), not_asked)

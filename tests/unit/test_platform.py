@@ -83,6 +83,44 @@ def test_systemd_detect_virt_is_asked_when_commands_run(make_root) -> None:
     assert "Hyper-V" in f.summary
 
 
+def test_systemd_detect_virt_is_not_run_when_a_container_file_decides(make_root) -> None:
+    runner = FakeRunner()
+    runner.add(["systemd-detect-virt"], "docker\n")
+    host = make_root({"/usr/bin/systemd-detect-virt": "", "/.dockerenv": "",
+                      "/proc/cpuinfo": "processor : 0\nflags : lm hypervisor\n"}, runner=runner)
+    f = check_virtualization(ctx_for(host))
+    assert (f.status, f.details["kind"]) == (Status.FAIL, "docker")
+    assert f.details["signal"] == "/.dockerenv: docker"
+    assert f.details["systemd_detect_virt"] == "not needed: /.dockerenv: docker decides"
+    assert runner.calls == []
+
+
+def test_systemd_detect_virt_is_not_run_when_dmi_names_the_hypervisor(make_root) -> None:
+    runner = FakeRunner()
+    host = make_root({"/usr/bin/systemd-detect-virt": "", "/proc/1/environ": b"HOME=/\0",
+                      "/sys/class/dmi/id/product_name": "KVM\n", "/sys/class/dmi/id/sys_vendor": "QEMU\n"},
+                     runner=runner)
+    f = check_virtualization(ctx_for(host))
+    assert (f.status, f.details["kind"]) == (Status.PASS, "kvm")
+    assert runner.calls == []
+
+
+@pytest.mark.parametrize("files", [
+    {"/proc/cpuinfo": "processor : 0\nflags : lm\n"},                       # bare metal by the files
+    {"/proc/cpuinfo": "processor : 0\nflags : lm hypervisor\n"},            # a hypervisor without a name
+    {"/sys/class/dmi/id/product_name": "KVM\n"},                             # /proc/1/environ not seen
+])
+def test_systemd_detect_virt_runs_when_the_files_leave_it_open(make_root, files) -> None:
+    runner = FakeRunner()
+    runner.add(["systemd-detect-virt"], "lxc\n")
+    host = make_root({"/usr/bin/systemd-detect-virt": "", **files}, runner=runner)
+    f = check_virtualization(ctx_for(host))
+    assert runner.calls == [("systemd-detect-virt",)]
+    assert (f.status, f.details["kind"]) == (Status.FAIL, "lxc")
+    assert f.details["signal"] == "systemd-detect-virt: lxc"
+    assert f.details["systemd_detect_virt"] is None
+
+
 def test_systemd_detect_virt_none_means_bare_metal(make_root) -> None:
     runner = FakeRunner()
     runner.add(["systemd-detect-virt"], "none\n", returncode=1)
