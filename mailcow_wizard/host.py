@@ -9,8 +9,6 @@ kernel interface (netlink, adjtimex, the process table) is asked.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +42,8 @@ Runner = Callable[[Sequence[str], float], CommandResult | None]
 
 def subprocess_runner(argv: Sequence[str], timeout: float) -> CommandResult | None:
     """Run a real command with C locale output, never raising for a missing program or a timeout."""
+    import subprocess  # only where a command runs: most `check` runs start none (~4 ms of imports)
+
     env = dict(os.environ, LC_ALL="C", LANG="C")
     try:
         proc = subprocess.run(
@@ -78,6 +78,15 @@ class FakeRunner:
             if key[:n] in self.answers:
                 return self.answers[key[:n]]
         return None
+
+
+def which_on_path(name: str) -> str | None:
+    """shutil.which for a plain name, without importing shutil (and the bz2/lzma modules it loads)."""
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(d or ".", name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
 
 
 class Host:
@@ -160,7 +169,7 @@ class Host:
     def which(self, name: str) -> str | None:
         """Where `name` is installed: PATH on a live host, the usual bin directories under a root."""
         if self.live and self.root == Path("/"):
-            found = shutil.which(name)
+            found = which_on_path(name)
             if found:
                 return found
         for d in SEARCH_PATH:

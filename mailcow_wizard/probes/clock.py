@@ -10,7 +10,6 @@ that very bit read through systemd-timedated, so we ask the kernel directly on a
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import glob
 import os
 from collections.abc import Callable
@@ -103,8 +102,10 @@ def kernel_adjtimex() -> KernelClock:
         # ldconfig the way ctypes.util.find_library does (tens of milliseconds).
         func = ctypes.CDLL(None, use_errno=True).adjtimex
     except (OSError, AttributeError):
+        from ctypes import util  # runs ldconfig and imports tempfile: only when dlopen(NULL) failed
+
         try:
-            func = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).adjtimex
+            func = ctypes.CDLL(util.find_library("c") or "libc.so.6", use_errno=True).adjtimex
         except (OSError, AttributeError) as exc:
             raise ProbeError(f"adjtimex is not available: {exc}") from exc
     func.argtypes = [ctypes.POINTER(Timex)]
