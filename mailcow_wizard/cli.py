@@ -28,6 +28,17 @@ EPILOG = """exit codes:
   2  bad input, invalid values, or something that could not run
 """
 
+EXIT_CODES = {
+    "check": "exit codes:\n  0  no check failed\n  1  at least one check failed\n"
+             "  2  bad input (unknown option or check id, a --root that does not exist)\n",
+    "generate": "exit codes:\n  0  mailcow.conf written (or, with --dry-run, would be)\n"
+                "  2  invalid values (every bad key is named) or the file cannot be written; "
+                "nothing written\n",
+    "fix": "exit codes:\n  0  the check passes afterwards (or --dry-run showed the plan)\n"
+           "  1  the fix ran but the check still does not pass\n"
+           "  2  the fix could not run (unknown id, needs root, no consent, a step failed)\n",
+}
+
 
 def add_location_options(parser: argparse.ArgumentParser, *, inherit: bool = False) -> None:
     """--root and --mailcow-dir, shared by every subcommand and the wizard.
@@ -89,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.register("action", "parsers", _LazySubcommands)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in SUBCOMMANDS.items():
-        sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+        sp = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES.get(name, EPILOG),
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         add_location_options(sp, inherit=True)
     return parser
