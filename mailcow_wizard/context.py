@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcow_wizard.errors import UsageError
 from mailcow_wizard.host import Host
+from mailcow_wizard.records import dataclass, field
 
 DEFAULT_MAILCOW_DIR = Path("/opt/mailcow-dockerized")
 

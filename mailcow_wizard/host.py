@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcow_wizard.errors import ProbeError
+from mailcow_wizard.records import dataclass, field
 
 MAX_READ = 4 * 1024 * 1024
 """Host files we read are small; a larger one is cut here rather than read whole."""

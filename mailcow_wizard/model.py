@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from mailcow_wizard.records import dataclass, field
 
 
 class Status(StrEnum):

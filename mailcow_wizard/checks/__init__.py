@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import WizardError
 from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.records import dataclass
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.docker import ElDocker, probe_el_docker
 from mailcow_wizard.probes.osinfo import OsInfo, probe_os
 from mailcow_wizard.probes.virt import CONTAINER, NAS, NONE, OPENVZ, VM, WSL, VirtInfo, probe_virt
+from mailcow_wizard.records import dataclass
 
 # -- virtualization ------------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ import ctypes
 import glob
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import Host
@@ -24,6 +23,7 @@ from mailcow_wizard.probes.services import (
     unit_active,
     unit_enabled_on_disk,
 )
+from mailcow_wizard.records import dataclass, field
 
 # -- the kernel's view: adjtimex ---------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ import os
 import re
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import SEARCH_PATH, CommandResult, Host
+from mailcow_wizard.records import dataclass, field
 
 ComposeKind = Literal["native", "standalone"]
 MIN_SERVER_MAJOR = 24

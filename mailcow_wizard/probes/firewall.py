@@ -8,11 +8,10 @@ the commands on a live host, the files everywhere (also under --root).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.services import list_processes, unit_active, unit_enabled_on_disk
+from mailcow_wizard.records import dataclass, field
 
 UFW_CONF = "/etc/ufw/ufw.conf"
 FIREWALLD_PIDFILE = "/var/run/firewalld.pid"

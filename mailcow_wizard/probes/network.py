@@ -14,11 +14,11 @@ import re
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import Host
+from mailcow_wizard.records import dataclass, field
 
 RTF_UP = 0x0001
 RTF_GATEWAY = 0x0002

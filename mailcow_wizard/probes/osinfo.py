@@ -10,10 +10,10 @@ off, so it reads files only - under --root as on the running system.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import Host
+from mailcow_wizard.records import dataclass
 
 OS_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release")
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -25,11 +25,11 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import Host
+from mailcow_wizard.records import dataclass, field
 
 # -- netlink / sock_diag constants (linux/netlink.h, linux/sock_diag.h, linux/inet_diag.h) -----------
 NETLINK_SOCK_DIAG = 4

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import Host
+from mailcow_wizard.records import dataclass, field
 
 
 @dataclass(frozen=True)

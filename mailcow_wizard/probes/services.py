@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.host import Host
+from mailcow_wizard.records import asdict, dataclass, field
 
 DPKG_STATUS = "/var/lib/dpkg/status"
 DPKG_READ_LIMIT = 64 * 1024 * 1024

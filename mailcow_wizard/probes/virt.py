@@ -11,10 +11,9 @@ when the files leave the answer open (see `files_decide`); the details then say 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mailcow_wizard.errors import ProbeError
 from mailcow_wizard.host import Host
+from mailcow_wizard.records import dataclass, field
 
 NAS = "nas"
 OPENVZ = "openvz"
