@@ -331,18 +331,21 @@ def parse_dpkg_versions(raw: bytes, wanted: Iterable[str]) -> dict[str, str]:
 
     The file runs to MiBs and we need a handful of stanzas, so only those are decoded.
     """
-    raw = b"\n" + raw.replace(b"\r\n", b"\n")
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+    raw = b"\n" + raw
     found: dict[str, str] = {}
-    for name in wanted:
-        start = 0
-        while (idx := raw.find(b"\nPackage: " + name.encode() + b"\n", start)) >= 0:
-            start = idx + 1
-            end = raw.find(b"\n\n", idx + 1)
-            stanza = raw[idx + 1: end if end >= 0 else len(raw)].decode("utf-8", errors="replace")
-            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line[:40])
-            status = fields.get("Status", "").split()
-            if status[-1:] == ["installed"] and fields.get("Version", "").strip():
-                found[name] = fields["Version"].strip()
+    names = sorted(set(wanted))
+    if not names:
+        return found
+    heads = re.compile(rb"\nPackage: (" + b"|".join(re.escape(n.encode()) for n in names) + rb")\n")
+    for m in heads.finditer(raw):  # one pass over the file for every name
+        end = raw.find(b"\n\n", m.start() + 1)
+        stanza = raw[m.start() + 1: end if end >= 0 else len(raw)].decode("utf-8", errors="replace")
+        fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line[:40])
+        status = fields.get("Status", "").split()
+        if status[-1:] == ["installed"] and fields.get("Version", "").strip():
+            found[m.group(1).decode()] = fields["Version"].strip()
     return found
 
 

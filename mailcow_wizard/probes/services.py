@@ -172,18 +172,22 @@ def parse_dpkg_status(data: str | bytes, wanted: Iterable[str] | None = None) ->
         raise ParseError(f"{DPKG_STATUS} contains binary data")
     if raw.strip() and not raw.lstrip().startswith(b"Package:"):
         raise ParseError(f"{DPKG_STATUS}: does not start with a Package field")
-    raw = b"\n" + raw.replace(b"\r\n", b"\n")
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+    raw = b"\n" + raw
     result: dict[str, str] = {}
     if wanted is not None:
-        for name in sorted(set(wanted)):
-            start = 0
-            while (idx := raw.find(b"\nPackage: " + name.encode() + b"\n", start)) >= 0:
-                start = idx + 1
-                end = raw.find(b"\n\n", idx + 1)
-                stanza = raw[idx + 1: end if end >= 0 else len(raw)].decode("utf-8", errors="replace")
-                status = re.search(r"^Status:[ \t]*(.*?)[ \t]*$", stanza, re.M)
-                if status:
-                    result[name] = status.group(1)
+        names = sorted(set(wanted))
+        if not names:
+            return result
+        # One pass for all names (a regex led by a literal scans like bytes.find), not one per name.
+        heads = re.compile(rb"\nPackage: (" + b"|".join(re.escape(n.encode()) for n in names) + rb")\n")
+        for m in heads.finditer(raw):
+            end = raw.find(b"\n\n", m.start() + 1)
+            stanza = raw[m.start() + 1: end if end >= 0 else len(raw)].decode("utf-8", errors="replace")
+            status = re.search(r"^Status:[ \t]*(.*?)[ \t]*$", stanza, re.M)
+            if status:
+                result[m.group(1).decode()] = status.group(1)
         return result
     for stanza in raw.decode("utf-8", errors="replace").split("\n\n"):
         if not stanza.strip():
