@@ -94,6 +94,9 @@ class Host:
 
     def __init__(self, root: Path | str = "/", runner: Runner | None = None, live: bool | None = None):
         self.root = Path(root).resolve() if str(root) != "/" else Path("/")
+        # The root as a string for the file methods: `check` reads some 150 files, and building a Path
+        # for each read cost ~2 ms of the run.
+        self._prefix = "" if self.root == Path("/") else str(self.root)
         self.live = (self.root == Path("/")) if live is None else live
         if runner is None and self.live:
             runner = subprocess_runner
@@ -108,19 +111,23 @@ class Host:
         rel = str(p).lstrip("/")
         return self.root / rel if rel else self.root
 
+    def _real(self, p: str | os.PathLike[str]) -> str:
+        """`path(p)` as a string, without building a Path (the same file for the OS)."""
+        return f"{self._prefix}/{os.fspath(p).lstrip('/')}"
+
     def exists(self, p: str) -> bool:
         try:
-            return os.path.lexists(self.path(p))
+            return os.path.lexists(self._real(p))
         except OSError:
             return False
 
     def is_dir(self, p: str) -> bool:
-        return self.path(p).is_dir()
+        return os.path.isdir(self._real(p))
 
     def read_bytes(self, p: str, limit: int = MAX_READ) -> bytes:
         """Read a host file; ProbeError (with a reason a person understands) when it cannot be read."""
         try:
-            with open(self.path(p), "rb") as fh:
+            with open(self._real(p), "rb") as fh:
                 return fh.read(limit)
         except FileNotFoundError as exc:
             raise ProbeError(f"{p} does not exist") from exc
@@ -142,7 +149,7 @@ class Host:
 
     def listdir(self, p: str) -> list[str]:
         try:
-            return sorted(os.listdir(self.path(p)))
+            return sorted(os.listdir(self._real(p)))
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -150,7 +157,7 @@ class Host:
 
     def readlink(self, p: str) -> str | None:
         try:
-            return os.readlink(self.path(p))
+            return os.readlink(self._real(p))
         except OSError:
             return None
 
@@ -168,14 +175,14 @@ class Host:
 
     def which(self, name: str) -> str | None:
         """Where `name` is installed: PATH on a live host, the usual bin directories under a root."""
-        if self.live and self.root == Path("/"):
+        if self.live and not self._prefix:
             found = which_on_path(name)
             if found:
                 return found
         for d in SEARCH_PATH:
             candidate = f"{d}/{name}"
-            real = self.path(candidate)
-            if real.is_file() and (not self.live or os.access(real, os.X_OK)):
+            real = self._real(candidate)
+            if os.path.isfile(real) and (not self.live or os.access(real, os.X_OK)):
                 return candidate
         return None
 
