@@ -10,7 +10,9 @@ another user the figures are still measured). Everything is measured side by sid
 3. peak RSS of `check --json` (os.wait4 rusage of that child).
 
 Goals (issue 2): >= 50x faster than ss with 10k connections and < 3 ms; whole check < half of one
-ss call; quiet check < 150 ms median; check RSS < 30 MiB. Options: --conns N, --runs N.
+ss call; quiet check < 150 ms median; check RSS < 30 MiB. Options: --conns N, --runs N, and
+--wizard PATH to time another install's console script (a regular, non-editable `pip install .` in a
+scratch venv: the editable install of a development checkout adds a path finder to every start).
 """
 
 from __future__ import annotations
@@ -68,12 +70,17 @@ def run_child(argv: Sequence[str]) -> tuple[float, int, int, str]:
     return wall, proc.returncode, usage.ru_maxrss, err.decode(errors="replace")[-300:]
 
 
+SPREAD: dict[str, tuple[float, float]] = {}
+"""(min, max) wall ms of each command timed by median_child, by its argv."""
+
+
 def median_child(argv: Sequence[str], runs: int) -> tuple[float, int, int, str]:
     """Median wall ms, last exit code, max peak RSS KiB, last stderr tail."""
     run_child(argv)  # warm the page cache
     results = [run_child(argv) for _ in range(runs)]
-    return (statistics.median(r[0] for r in results) * 1000, results[-1][1], max(r[2] for r in results),
-            results[-1][3])
+    walls = [r[0] * 1000 for r in results]
+    SPREAD[" ".join(argv)] = (min(walls), max(walls))
+    return (statistics.median(walls), results[-1][1], max(r[2] for r in results), results[-1][3])
 
 
 OWN_RSS = """
@@ -85,9 +92,9 @@ sys.exit(rc)
 """
 
 
-def own_rss() -> int:
+def own_rss(python: Path) -> int:
     """Peak RSS (KiB) of the check's own Python process, without the commands it runs."""
-    _, _, _, err = run_child([sys.executable, "-c", OWN_RSS])
+    _, _, _, err = run_child([str(python), "-c", OWN_RSS])
     for line in err.splitlines():
         if line.startswith("MCW_RSS_KIB="):
             return int(line.split("=", 1)[1])
@@ -198,7 +205,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conns", type=int, default=10000, help="loopback connections to hold (default 10000)")
     ap.add_argument("--runs", type=int, default=15, help="subprocess runs per measurement (default 15)")
+    ap.add_argument("--wizard", type=Path, default=WIZARD,
+                    help=f"the mailcow-wizard console script to time (default {WIZARD})")
     args = ap.parse_args()
+    wizard = args.wizard.absolute()
+    if not wizard.is_file():
+        raise SystemExit(f"no console script at {wizard}")
+    python = wizard.parent / "python"
     conns = max(0, min(args.conns, MAX_CONNS))
     ss = shutil.which("ss")
     host = Host()
@@ -217,7 +230,9 @@ def main() -> int:
 
     print(f"mailcow-wizard benchmark: {os.cpu_count()} CPUs, kernel {os.uname().release}, "
           f"uid {os.geteuid()}, python {sys.version.split()[0]}")
-    print(f"command: {sys.executable} {' '.join(sys.argv)}\n")
+    print(f"command: {sys.executable} {' '.join(sys.argv)}")
+    startup = median_child([str(python), "-c", "pass"], 15)[0]
+    print(f"timing: {wizard} (its python's start-up alone, `-c pass`: {startup:.1f} ms median)\n")
 
     results: dict[str, dict[str, float]] = {}
     helpers: list[int] = []
@@ -242,11 +257,12 @@ def main() -> int:
             r["in-process, every listener"] = median_ms(lambda: P.find_listeners(host), 30)
             if ss:
                 r["ss -Htlnp"] = median_child([ss, "-Htlnp"], args.runs)[0]
-            wall, rc, rss, err = median_child([str(WIZARD), "check", "--json"], args.runs)
+            check_argv = [str(wizard), "check", "--json"]
+            wall, rc, rss, err = median_child(check_argv, args.runs)
             r["check --json"] = wall
             r["check rss KiB"] = rss
             r["check exit"] = rc
-            r["check own rss KiB"] = own_rss()
+            r["check own rss KiB"] = own_rss(python)
             if rc not in (0, 1):
                 print(f"  ! check --json exited {rc}: {err.strip()}")
             if ss:
@@ -257,6 +273,8 @@ def main() -> int:
                 if k.endswith("KiB") or k.endswith("exit"):
                     continue
                 print(f"  {k:<30} {v:9.3f}")
+            lo, hi = SPREAD[" ".join(check_argv)]
+            print(f"  {'  check --json min / max':<30} {lo:9.3f} / {hi:.3f}  ({args.runs} runs)")
             print(f"  {'check --json peak RSS':<30} {r['check rss KiB'] / 1024:9.1f} MiB  (exit {rc}; the "
                   "largest of it and the commands it ran, as wait4/time -v report it)")
             print(f"  {'  of which the Python process':<30} {r['check own rss KiB'] / 1024:9.1f} MiB")
