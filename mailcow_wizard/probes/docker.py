@@ -574,8 +574,9 @@ def parse_rpm_query(text: str) -> list[RpmPackage]:
     return pkgs
 
 
-_LOG_RE = re.compile(r"\b(Installed|Upgrade|Upgraded|Updated|Reinstall|Reinstalled|Downgrade|Downgraded|"
-                     r"Erase|Erased|Obsoleted):\s+(\S+)")
+# Patterns for EL hosts only: compiled (and cached by `re`) on first use, not at every import.
+_LOG_PATTERN = (r"\b(Installed|Upgrade|Upgraded|Updated|Reinstall|Reinstalled|Downgrade|Downgraded|"
+                r"Erase|Erased|Obsoleted):\s+(\S+)")
 
 
 def split_nevra(nevra: str) -> tuple[str, str]:
@@ -605,7 +606,7 @@ def parse_package_log(text: str) -> dict[str, str]:
         raise ParseError("the package log contains binary data")
     state: dict[str, str] = {}
     for line in text.splitlines():
-        m = _LOG_RE.search(line)
+        m = re.search(_LOG_PATTERN, line)
         if not m:
             continue
         action, nevra = m.groups()
@@ -672,7 +673,7 @@ def parse_yum_repo(text: str, file: str = "") -> list[YumRepo]:
     return repos
 
 
-_EL7_URL_RE = re.compile(r"/(?:centos|rhel|el)/7(?:/|$)|[./-]el7\b", re.IGNORECASE)
+_EL7_URL_PATTERN = r"(?i)/(?:centos|rhel|el)/7(?:/|$)|[./-]el7\b"
 
 
 def is_el7_docker_repo(repo: YumRepo) -> bool:
@@ -680,7 +681,7 @@ def is_el7_docker_repo(repo: YumRepo) -> bool:
     if not repo.enabled:
         return False
     for url in repo.urls:
-        if ("docker" in url.lower() or "docker" in repo.section.lower()) and _EL7_URL_RE.search(url):
+        if ("docker" in url.lower() or "docker" in repo.section.lower()) and re.search(_EL7_URL_PATTERN, url):
             return True
     return False
 
