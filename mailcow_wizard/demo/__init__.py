@@ -174,15 +174,19 @@ _ALWAYS_SUCCEED = frozenset({"fallocate", "dd", "chmod", "mkswap", "swapon", "cl
 
 def demo_runner(root: Path | None = None) -> DemoRunner:
     """The demo host's commands, from answers.json (None = not installed), acting on the copy at `root`."""
-    data = json.loads((_data() / "answers.json").read_text(encoding="utf-8"))
     runner = DemoRunner(root)
+    _load_answers(runner)
+    return runner
+
+
+def _load_answers(runner: DemoRunner) -> None:
+    data = json.loads((_data() / "answers.json").read_text(encoding="utf-8"))
     for answer in data["answers"]:
         argv = tuple(answer["argv"])
         if answer.get("stdout") is None:
             runner.answers[argv] = None
         else:
             runner.add(argv, answer["stdout"], answer.get("returncode", 0), answer.get("stderr", ""))
-    return runner
 
 
 class DemoHost(Host):
@@ -239,8 +243,11 @@ def _prepare_workdir(workdir: Path | None) -> Path:
                 raise FileExistsError(f"{path} exists and is not a mailcow-wizard demo directory")
             shutil.rmtree(path)
         path.mkdir(parents=True)
-    (path / MARKER).write_text("A copy of mailcow-wizard's demo host; safe to delete.\n")
+    (path / MARKER).write_text(_MARKER_TEXT)
     return path
+
+
+_MARKER_TEXT = "A copy of mailcow-wizard's demo host; safe to delete.\n"
 
 
 def make_demo_context(workdir: Path | str | None = None) -> tuple[Context, Path]:
@@ -257,6 +264,51 @@ def make_demo_context(workdir: Path | str | None = None) -> tuple[Context, Path]
     mailcow_dir = host.path(MAILCOW_DIR)
     conf = read_existing_conf(mailcow_dir / "mailcow.conf")
     return Context(host=host, mailcow_dir=mailcow_dir, conf=conf), base
+
+
+class DeferredDemo:
+    """The demo's Context at once; its files are copied on first need, by whoever calls `ready()` first.
+
+    The wizard's first screen needs no file of the demo host (it names the directory and says it is
+    being read), so the copy (~170 file system entries, slow on overlay file systems) happens after
+    that screen is drawn, in the worker that first reads the host. Until `ready()` returns, the
+    Context's paths exist only as names and its `conf` is empty.
+    """
+
+    def __init__(self, workdir: Path | str | None = None) -> None:
+        import threading
+
+        self._workdir = Path(workdir) if workdir is not None else None
+        # One mkdir now for a fresh directory (its name is shown at once); a given one is checked
+        # and wiped in ready(), where its errors are reported.
+        self.base = self._workdir or Path(tempfile.mkdtemp(prefix="mailcow-wizard-demo-"))
+        root = self.base / "root"
+        self._runner = DemoRunner(root)
+        host = DemoHost(root, runner=self._runner, live=False)
+        self.context = Context(host=host, mailcow_dir=host.path(MAILCOW_DIR), conf={})
+        self._lock = threading.Lock()
+        self._done = False
+        self._error: BaseException | None = None
+
+    def ready(self) -> None:
+        """Copy the demo host (once; later calls return at once, or raise the first call's error)."""
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            if self._done:
+                return
+            try:
+                if self._workdir is not None:
+                    _prepare_workdir(self._workdir)
+                else:
+                    (self.base / MARKER).write_text(_MARKER_TEXT)
+                materialize(self.context.host.root)
+                _load_answers(self._runner)
+                self.context.conf = read_existing_conf(self.context.mailcow_dir / "mailcow.conf")
+            except BaseException as exc:  # noqa: BLE001 - every later call reports the same
+                self._error = exc
+                raise
+            self._done = True
 
 
 class PendingDemo:
@@ -294,5 +346,5 @@ def start_demo_context(workdir: Path | str | None = None) -> PendingDemo:
     return PendingDemo(workdir)
 
 
-__all__ = ["MAILCOW_DIR", "PROCESSES", "DemoHost", "DemoProcess", "DemoRunner", "PendingDemo", "demo_runner",
-           "host_tree", "make_demo_context", "materialize", "start_demo_context"]
+__all__ = ["MAILCOW_DIR", "PROCESSES", "DeferredDemo", "DemoHost", "DemoProcess", "DemoRunner", "PendingDemo",
+           "demo_runner", "host_tree", "make_demo_context", "materialize", "start_demo_context"]

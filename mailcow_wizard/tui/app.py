@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 from mailcow_wizard.tui.services import WizardSession
 
@@ -59,8 +60,10 @@ class WizardApp(App[int]):
         elif session.demo:
             self.sub_title = "demo"
 
-    def on_mount(self) -> None:
-        self.goto(self.start_step)
+    def get_default_screen(self) -> Screen:
+        """The first step is the app's first screen: no blank default screen is drawn before it."""
+        self.current_step = self.start_step
+        return _screen_class(self.start_step)()
 
     # -- steps ------------------------------------------------------------------------------------
     def step_visible(self, step: str) -> bool:
@@ -98,6 +101,7 @@ class WizardApp(App[int]):
         screen = _screen_class(step)()
         self.current_step = step
         if len(self.screen_stack) <= 1:
+            # Above the first screen (which stays underneath, idle): switching needs a pushed screen.
             self.push_screen(screen)
         else:
             self.switch_screen(screen)

@@ -9,9 +9,15 @@ Where the wizard meets the other layers, each in one place below:
 - mailcow.conf: `mailcow_wizard.conf` (schema, validate_values, plan_conf / write_conf)
 - fixes: `mailcow_wizard.fixes` (plan_fix, apply, verify)
 
-Blocking methods (call them in a worker): `__init__` (reads the existing mailcow.conf and the
-host's RAM), `change_mailcow_dir`, `run_check`, `plan_fix`, `apply_fix`, `conf_diff`, `finish`,
-`recheck_all`. Everything else only looks at memory and is safe on the UI thread.
+Blocking methods (call them in a worker): `ensure_loaded` (plans mailcow.conf with no answers yet:
+the existing file, defaults, the host's RAM), `detect` (reads the checkout's docker-compose.yml),
+`change_mailcow_dir`, `run_check`, `plan_fix`, `apply_fix`, `conf_diff`, `finish`, `recheck_all`.
+Everything else only looks at memory and is safe on the UI thread.
+
+Startup: `__init__` reads nothing and imports none of the conf engine or the fixes, so the first
+screen draws at once. The generation is detected on first use (the Welcome step asks in a worker),
+and the answers (`values`, `base_values`, the recommendations) are planned on first use: the System
+checks step loads them in a worker while the checks run, so later steps find them ready.
 """
 
 from __future__ import annotations
@@ -19,9 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import zoneinfo
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +37,28 @@ from mailcow_wizard.model import Finding, Status
 if TYPE_CHECKING:
     from mailcow_wizard.conf import ConfPlan, Schema
     from mailcow_wizard.fixes import Plan
+    from mailcow_wizard.tui.records import (
+        Conflict,
+        FixOutcome,
+        FixView,
+        Issue,
+        PlannedStep,
+        PortChoice,
+        Recommendation,
+        WriteOutcome,
+    )
+
+_RECORDS = frozenset({"Conflict", "FixOutcome", "FixView", "Issue", "PlannedStep", "PortChoice",
+                      "Recommendation", "WriteOutcome"})
+
+
+def __getattr__(name: str) -> Any:
+    """The records (`FixView`, `PortChoice`, ...) load on first use; see mailcow_wizard.tui.records."""
+    if name in _RECORDS:
+        from mailcow_wizard.tui import records
+
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 GENERATIONS = ("current", "2020")
 """mailcow's two generations of mailcow.conf: today's (FTS) and the Solr era (end of 2020)."""
@@ -61,98 +87,26 @@ MAX_VERIFY_WAIT = 10.0
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One validation message for a mailcow.conf key: an error blocks Next, a warning does not."""
-
-    key: str
-    level: str
-    message: str
-    rule: str = ""
-
-    @property
-    def is_error(self) -> bool:
-        return self.level == "error"
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """A RAM-based suggestion for a y/n key, with the reason a person can judge."""
-
-    key: str
-    value: str
-    reason: str
-    forced: bool = False
-
-
-@dataclass
-class FixView:
-    """What a fix would do, ready to show: file diffs, commands, notes; `plan` is the fixes' Plan."""
-
-    check_id: str
-    title: str
-    summary: str
-    diffs: list[tuple[str, str]] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    can_apply: bool = True
-    plan: Any = None
-
-
-@dataclass
-class FixOutcome:
-    """What applying a fix did, and what its check says afterwards."""
-
-    check_id: str
-    ok: bool
-    lines: list[str]
-    verified: Finding | None = None
-    dry_run: bool = False
-
-
-@dataclass
-class WriteOutcome:
-    """Where mailcow.conf went (or would go), and the backup of the old file."""
-
-    path: Path
-    written: bool
-    backup: Path | None
-    message: str
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A listener on one of mailcow's ports, as the ports check reports it."""
-
-    port: int
-    address: str
-    variable: str
-    process: str | None
-    pid: int | None
-    unit: str | None
-
-
-@dataclass
-class PortChoice:
-    """How a person resolves one conflict: stop the service, move mailcow's port, or bind elsewhere."""
-
-    kind: str
-    """"stop", "move" or "bind"."""
-    value: str = ""
-    """The new port (move) or address (bind)."""
-
-
 class WizardSession:
     """Everything the wizard knows and has decided, and the calls into the core that act on it."""
 
     def __init__(self, ctx: Context, *, dry_run: bool = False, demo: bool = False,
-                 demo_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> None:
+                 demo_dir: Path | None = None, environ: Mapping[str, str] | None = None,
+                 read_only: bool | None = None, host_ready: Callable[[], None] | None = None) -> None:
+        """`read_only`: None decides from the host (root or not); True/False overrides it (tests).
+
+        `host_ready`: called (from a worker) before the host is first read; the demo copies its
+        sample host there, after the first screen is drawn. It may raise OSError.
+        """
         self.ctx = ctx
         self.dry_run = dry_run
         self.demo = demo
         self.demo_dir = demo_dir
         self._env = dict(os.environ if environ is None else environ)
+        self._read_only = read_only
+        self._host_ready = host_ready
         self._lock = threading.Lock()
+        self._load_lock = threading.RLock()
         self.findings: dict[str, Finding] = {}
         self.port_choices: dict[str, PortChoice] = {}
         self.port_options: dict[str, Any] | None = None
@@ -161,30 +115,118 @@ class WizardSession:
         self.seen_fixes: set[str] = set()
         """Fix panels shown once already (a fix is planned by default only on the first visit)."""
         self.applied: list[FixOutcome] = []
+        self.ran_commands: set[str] = set()
+        """Commands (shell form) that ran successfully: a later fix that shares one does not run it again."""
         self.write_result: WriteOutcome | None = None
         self.final_findings: dict[str, Finding] | None = None
         self.review_plan: ConfPlan | None = None
         self._local: Collection[str] | None = None
-        if ctx.host.live:
-            from mailcow_wizard.conf import local_addresses
+        self._local_known = False
+        self._generation: str | None = None
+        self._generation_reason = ""
+        self._checkout: tuple[bool, bool] | None = None
+        self._base_values: dict[str, str] | None = None
+        self._values: dict[str, str] = {}
+        self._recs: list[Recommendation] = []
+        self._prefilled = False
 
-            with contextlib.suppress(Exception):
-                self._local = local_addresses()
-        from mailcow_wizard.conf import detect_profile
+    # -- loading on first need --------------------------------------------------------------------
+    def wait_for_host(self) -> None:
+        """Blocking until the host can be read (the demo's copy exists); at once everywhere else."""
+        if self._host_ready is not None:
+            self._host_ready()
 
-        self.generation, self.generation_reason = detect_profile(ctx.mailcow_dir)
-        self._load()
+    def detect(self) -> tuple[str, str]:
+        """The checkout's generation and why (blocking: reads its docker-compose.yml once)."""
+        self.wait_for_host()
+        with self._load_lock:
+            if self._generation is None:
+                from mailcow_wizard.conf import detect_profile
+
+                self._generation, self._generation_reason = detect_profile(self.ctx.mailcow_dir)
+            return self._generation, self._generation_reason
+
+    @property
+    def generation(self) -> str:
+        """"current" or "2020" (detected on first use; the Welcome step lets a person change it)."""
+        return self._generation if self._generation is not None else self.detect()[0]
+
+    @property
+    def generation_reason(self) -> str:
+        return self.detect()[1]
+
+    @property
+    def generation_if_known(self) -> str | None:
+        """The generation if detected (or chosen) already, else None; never reads anything."""
+        return self._generation
+
+    def inspect_checkout(self) -> tuple[bool, bool]:
+        """(the directory exists, a mailcow.conf is there), and the generation: read once per directory."""
+        self.detect()
+        if self._checkout is None:
+            self._checkout = (self.mailcow_dir_exists, self.conf_exists)
+        return self._checkout
+
+    @property
+    def checkout_if_known(self) -> tuple[bool, bool] | None:
+        """`inspect_checkout()`'s answer if it was read already, else None; never reads anything."""
+        return self._checkout if self._generation is not None else None
+
+    @property
+    def mailcow_dir_exists(self) -> bool:
+        self.wait_for_host()
+        return self.ctx.mailcow_dir.is_dir()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the answers are planned already (else the first use of `values` plans them)."""
+        return self._base_values is not None
+
+    def ensure_loaded(self) -> None:
+        """Plan mailcow.conf with no answers yet, once (blocking: reads the checkout and the host).
+
+        Safe from a worker while the UI thread waits on the same lock: whoever comes first plans.
+        """
+        if self._base_values is None:
+            with self._load_lock:
+                if self._base_values is None:
+                    self._load()
 
     def _load(self) -> None:
         """Read what mailcow.conf would say with no answers (existing file, defaults, host TZ)."""
+        from mailcow_wizard.tui.records import Recommendation
+
+        self.wait_for_host()
         from mailcow_wizard.conf import plan_conf
 
-        plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, profile=self.generation, compose=None,
-                         local=self._local, strict_addresses=self.ctx.host.live)
-        self.base_values: dict[str, str] = dict(plan.values)
-        self._recs = [Recommendation(r.key, r.value, r.reason, r.forced) for r in plan.recommendations]
-        self._prefilled = False
-        self.values: dict[str, str] = self.initial_values()
+        with self._load_lock:
+            if not self._local_known:
+                self._local_known = True
+                if self.ctx.host.live:
+                    from mailcow_wizard.conf import local_addresses
+
+                    with contextlib.suppress(Exception):
+                        self._local = local_addresses()
+            plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, profile=self.generation, compose=None,
+                             local=self._local, strict_addresses=self.ctx.host.live)
+            base = dict(plan.values)
+            self._recs = [Recommendation(r.key, r.value, r.reason, r.forced) for r in plan.recommendations]
+            self._prefilled = False
+            self._base_values = base
+            self._values = self.initial_values()
+
+    @property
+    def base_values(self) -> dict[str, str]:
+        """What mailcow.conf says with no answers: the existing file, else mailcow's defaults."""
+        self.ensure_loaded()
+        assert self._base_values is not None
+        return self._base_values
+
+    @property
+    def values(self) -> dict[str, str]:
+        """The wizard's answers, key -> value (planned on first use)."""
+        self.ensure_loaded()
+        return self._values
 
     # -- the situation ----------------------------------------------------------------------------
     @property
@@ -203,11 +245,14 @@ class WizardSession:
 
     @property
     def conf_exists(self) -> bool:
+        self.wait_for_host()
         return bool(self.ctx.conf)
 
     @property
     def can_change_system(self) -> bool:
         """Root on the live host, or a root tree (demo, --root) where every write stays in that tree."""
+        if self._read_only is not None:
+            return not self._read_only
         from mailcow_wizard.fixes.base import may_change
 
         return may_change(self.ctx.host)
@@ -238,23 +283,29 @@ class WizardSession:
 
     def change_mailcow_dir(self, path: str | Path) -> None:
         """Point the wizard at another checkout: its mailcow.conf and generation (blocking)."""
+        self.wait_for_host()
         from mailcow_wizard.conf import detect_profile
 
         mdir = Path(path).expanduser().absolute()
-        self.ctx.mailcow_dir = mdir
-        self.ctx.conf = read_existing_conf(mdir / "mailcow.conf")
-        self.generation, self.generation_reason = detect_profile(mdir)
-        self.port_choices.clear()
-        self._load()
+        conf = read_existing_conf(mdir / "mailcow.conf")
+        generation, reason = detect_profile(mdir)
+        with self._load_lock:
+            self.ctx.mailcow_dir = mdir
+            self.ctx.conf = conf
+            self._generation, self._generation_reason = generation, reason
+            self._checkout = None
+            self.port_choices.clear()
+            self._base_values = None  # planned again from the new checkout on first use
 
     def set_generation(self, generation: str) -> None:
         """Switch between the two mailcow.conf layouts (the answers start again from that layout)."""
         if generation not in GENERATIONS:
             raise ValueError(f"unknown generation {generation!r}")
-        if generation != self.generation:
-            self.generation = generation
-            self.generation_reason = "chosen on the Welcome step"
-            self._load()
+        with self._load_lock:
+            if generation != self.generation:
+                self._generation = generation
+                self._generation_reason = "chosen on the Welcome step"
+                self._base_values = None  # the answers start again from that layout, on first use
 
     # -- checks ---------------------------------------------------------------------------------
     @staticmethod
@@ -263,6 +314,7 @@ class WizardSession:
 
     def run_check(self, check_id: str) -> Finding:
         """Run one check (blocking; call in a thread worker) and remember its finding."""
+        self.wait_for_host()
         finding = run_check(get_spec(check_id), self.ctx)
         with self._lock:
             self.findings[check_id] = finding
@@ -285,6 +337,8 @@ class WizardSession:
 
     def conflicts(self) -> list[Conflict]:
         """Conflicting listeners from the ports check's details."""
+        from mailcow_wizard.tui.records import Conflict
+
         f = self.findings.get("ports")
         if f is None:
             return []
@@ -315,7 +369,8 @@ class WizardSession:
 
     def initial_values(self) -> dict[str, str]:
         """The answers the wizard starts from: the existing mailcow.conf, else defaults and the host's TZ."""
-        values = {key: self.base_values.get(key, "") for key in self.wizard_keys()}
+        base = self._base_values or {}
+        values = {key: base.get(key, "") for key in self.wizard_keys()}
         if not values["MAILCOW_HOSTNAME"]:
             values["MAILCOW_HOSTNAME"] = self._env.get("MAILCOW_HOSTNAME", "")
         if "TZ" not in self.ctx.conf and self._env.get("MAILCOW_TZ"):
@@ -335,6 +390,7 @@ class WizardSession:
         with keys the wizard does not show are found too.
         """
         from mailcow_wizard.conf import validate_values
+        from mailcow_wizard.tui.records import Issue
 
         answers = dict(self.values if values is None else values)
         full = {**self.base_values, **answers}
@@ -346,9 +402,11 @@ class WizardSession:
 
     def recommendations(self) -> list[Recommendation]:
         """RAM-based suggestions for SKIP_* keys, each with its reason (from the conf engine)."""
+        self.ensure_loaded()
         return list(self._recs)
 
     def recommendation_for(self, key: str) -> Recommendation | None:
+        self.ensure_loaded()
         return next((r for r in self._recs if r.key == key), None)
 
     def prefill_recommendations(self) -> None:
@@ -357,6 +415,7 @@ class WizardSession:
         The reason is shown beside each toggle, so this is never a silent choice; a forced value
         (Solr at <= 2 GiB) is applied every time.
         """
+        self.ensure_loaded()
         for rec in self._recs:
             if rec.forced or (not self._prefilled and rec.key not in self.ctx.conf):
                 self.values[rec.key] = rec.value
@@ -364,10 +423,13 @@ class WizardSession:
 
     @staticmethod
     def timezones() -> list[str]:
+        import zoneinfo
+
         return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
 
     def plan_conf(self) -> ConfPlan:
         """The engine's plan for mailcow.conf with the current answers (blocking: reads the file)."""
+        self.wait_for_host()
         from mailcow_wizard.conf import plan_conf
 
         compose: Any = None if (self.demo or self.dry_run) else _AUTO
@@ -386,12 +448,17 @@ class WizardSession:
 
     def conf_errors(self) -> list[Issue]:
         """Errors in the reviewed plan (the whole file, including lines the wizard does not edit)."""
+        from mailcow_wizard.tui.records import Issue
+
         if self.review_plan is None:
             return [i for i in self.validate() if i.is_error]
         return [Issue(i.key, i.level, i.message, i.rule) for i in self.review_plan.errors]
 
     def write_conf(self) -> WriteOutcome:
         """Write mailcow.conf through the engine's atomic path (nothing under --dry-run)."""
+        from mailcow_wizard.tui.records import WriteOutcome
+
+        self.wait_for_host()
         if self.dry_run:
             self.write_result = WriteOutcome(self.conf_path, False, None,
                                              "Dry run: mailcow.conf was not written.")
@@ -401,6 +468,7 @@ class WizardSession:
         plan = self.review_plan or self.plan_conf()
         result = write_conf(plan, run_compose=not self.demo)
         self.ctx.conf = read_existing_conf(self.conf_path)
+        self._checkout = None
         self.write_result = WriteOutcome(result.path, True, result.backup,
                                          "mailcow.conf written." if result.changed else
                                          "mailcow.conf already said this; nothing changed.")
@@ -409,6 +477,7 @@ class WizardSession:
     # -- ports ----------------------------------------------------------------------------------
     def load_port_options(self) -> None:
         """Ask the ports fix what is possible per conflict (blocking: it looks at the listeners)."""
+        self.wait_for_host()
         from mailcow_wizard.fixes.ports import conflict_choices
 
         self.port_options = {c.variable: c for c in conflict_choices(self.ctx)}
@@ -485,6 +554,7 @@ class WizardSession:
     # -- fixes ----------------------------------------------------------------------------------
     def plan_fix(self, check_id: str) -> FixView:
         """What the fix for `check_id` would change (reads the host; changes nothing)."""
+        self.wait_for_host()
         if check_id == "ports":
             return _fix_view(check_id, self._stop_units_plan(self.units_to_stop()))
         from mailcow_wizard.fixes import plan_fix
@@ -506,22 +576,50 @@ class WizardSession:
     def unplan(self, check_id: str) -> None:
         self.planned_fixes.pop(check_id, None)
 
-    def apply_fix(self, view: FixView) -> FixOutcome:
-        """Apply a fix and verify it by re-running its check (blocking: call in a worker)."""
+    def apply_fix(self, view: FixView, *, skip_commands: Collection[str] = ()) -> FixOutcome:
+        """Apply a fix and verify it by re-running its check (blocking: call in a worker).
+
+        Commands that already ran (for another fix) or are in `skip_commands` are left out: a command
+        shared by two fixes runs once. In read-only mode nothing changes; the outcome lists what to
+        run as root instead.
+        """
+        from mailcow_wizard.tui.records import FixOutcome
+
+        self.wait_for_host()
         if self.dry_run:
             outcome = FixOutcome(view.check_id, True, ["Dry run: nothing was changed. It would:"]
                                  + [f"  edit {p}" for p, _ in view.diffs]
                                  + [f"  run  {c}" for c in view.commands], dry_run=True)
         elif view.plan is None:
             outcome = FixOutcome(view.check_id, False, ["There is nothing to apply."])
-        else:
-            from mailcow_wizard.fixes import FIXES, Outcome, apply, verify
+        elif self.read_only:
+            from mailcow_wizard.fixes import apply
 
-            result = apply(view.plan, self.ctx.host)
-            outcome = FixOutcome(view.check_id, result.ok, result.render().rstrip("\n").splitlines())
-            if view.check_id in {s.id for s in CHECKS}:
+            # Not root: apply() changes nothing and says what to run instead. Kept out of `applied`.
+            result = apply(view.plan, self.ctx.host, privileged=False, log=False)
+            return FixOutcome(view.check_id, False, [result.message, "Run as root:",
+                                                     *(f"  {c}" for c in result.sudo_commands)],
+                              read_only=True)
+        else:
+            from mailcow_wizard.fixes import FIXES, Outcome, StepState, apply, verify
+
+            plan, shared = _without_commands(view.plan, self.ran_commands | set(skip_commands))
+            if shared and not plan.steps:
+                outcome = FixOutcome(view.check_id, True, [
+                    "Nothing more to run: its command already ran for another change:",
+                    *(f"  {c}" for c in shared)])
+                result = None
+            else:
+                result = apply(plan, self.ctx.host, privileged=not self.read_only)
+                lines = result.render().rstrip("\n").splitlines()
+                lines += [f"(already done for another change: {c})" for c in shared]
+                outcome = FixOutcome(view.check_id, result.ok, lines)
+                with self._lock:
+                    self.ran_commands.update(r.step.shell for r in result.steps if r.state is StepState.DONE
+                                             and r.step.kind == "command")
+            ran = result is not None and result.outcome is Outcome.APPLIED
+            if view.check_id in {s.id for s in CHECKS} and (ran or shared):
                 spec = FIXES.get(view.check_id)
-                ran = result.outcome is Outcome.APPLIED
                 wait = min(spec.verify_wait, MAX_VERIFY_WAIT) if spec and ran and self.ctx.host.live else 0.0
                 checked = verify(view.check_id, self.ctx, wait=wait)
                 outcome.verified = checked.finding
@@ -536,30 +634,79 @@ class WizardSession:
     def was_applied(self, check_id: str) -> FixOutcome | None:
         return next((o for o in reversed(self.applied) if o.check_id == check_id), None)
 
+    def planned_steps(self) -> list[PlannedStep]:
+        """Every file edit and command still planned, in the order they will run, each once.
+
+        Two fixes may plan the same command (stopping exim4 frees port 25 and ends the host's own mail
+        server); it is listed, and run, once, with every change it serves.
+        """
+        from mailcow_wizard.tui.records import PlannedStep
+
+        steps: list[PlannedStep] = []
+        by_command: dict[str, PlannedStep] = {}
+        for view in self.planned_fixes.values():
+            if view.plan is not None:  # the order the steps run in
+                order = [("edit", st.path) if st.kind == "file" else ("run", st.shell)
+                         for st in view.plan.steps]
+            else:
+                order = [("edit", p) for p, _ in view.diffs] + [("run", c) for c in view.commands]
+            for kind, target in order:
+                if kind == "edit":
+                    steps.append(PlannedStep("edit", target, [view.title]))
+                    continue
+                cmd = target
+                if cmd in by_command:
+                    by_command[cmd].serves.append(view.title)
+                elif cmd in self.ran_commands:
+                    continue
+                else:
+                    by_command[cmd] = PlannedStep("run", cmd, [view.title])
+                    steps.append(by_command[cmd])
+        return steps
+
     def prepare_review(self) -> tuple[str, list[FixView], list[Issue]]:
         """Everything the Review step shows: the mailcow.conf diff, the fixes still planned, errors."""
         units = self.units_to_stop()
-        if units and not self.was_applied("ports"):
+        if units and not (self.was_applied("ports") and self.was_applied("ports").ok):
             self.plan_to_apply(_fix_view("ports", self._stop_units_plan(units)))
         else:
             self.unplan("ports")
         diff = self.conf_diff()
         return diff, list(self.planned_fixes.values()), self.conf_errors()
 
+    @property
+    def applies_changes(self) -> bool:
+        """Whether confirming the Review changes the system too (not only mailcow.conf)."""
+        return bool(self.planned_steps()) and not self.read_only and not self.dry_run
+
     def finish(self, progress: Progress | None = None) -> WriteOutcome:
-        """Review confirmed: apply the fixes still planned, then write mailcow.conf (blocking)."""
+        """Review confirmed: apply the fixes still planned (each command once), then write mailcow.conf.
+
+        In read-only mode the planned fixes stay as commands for the person to run as root (the Review
+        and the Done step list them); only mailcow.conf is written. Blocking.
+        """
         if self.review_plan is None:
             self.prepare_review()
-        for view in list(self.planned_fixes.values()):
-            if progress:
-                progress(f"Applying: {view.title} ...")
-            self.apply_fix(view)
+        if not self.read_only:
+            for view in list(self.planned_fixes.values()):
+                if progress:
+                    progress(f"Applying: {view.title} ...")
+                self.apply_fix(view)
         if progress:
             progress("Writing mailcow.conf ...")
         return self.write_conf()
 
+    def root_commands(self) -> list[str]:
+        """Read-only mode: what the person runs as root for the fixes they kept (each once)."""
+        lines = []
+        for step in self.planned_steps():
+            lines.append(f"sudo {step.target}" if step.kind == "run"
+                         else f"# edit {step.target} as shown on its step ({', '.join(step.serves)})")
+        return lines
+
     def recheck_all(self) -> dict[str, Finding]:
         """Run every check again after the changes (blocking) for the Done step."""
+        self.wait_for_host()
         self.final_findings = {spec.id: run_check(spec, self.ctx) for spec in CHECKS}
         return self.final_findings
 
@@ -577,8 +724,21 @@ def _split_or_none(value: str) -> tuple[str | None, int | None]:
         return None, None
 
 
+def _without_commands(plan: Plan, done: Collection[str]) -> tuple[Plan, list[str]]:
+    """The plan without the commands in `done` (they ran for another fix), and those left out."""
+    import dataclasses
+
+    shared = [c.shell for c in plan.commands if c.shell in done]
+    if not shared:
+        return plan, []
+    kept = tuple(s for s in plan.steps if not (s.kind == "command" and s.shell in done))
+    return dataclasses.replace(plan, steps=kept), shared
+
+
 def _fix_view(check_id: str, plan: Plan) -> FixView:
     """A fix plan in the shape the screens show."""
+    from mailcow_wizard.tui.records import FixView
+
     diffs = [(e.path, e.diff()) for e in plan.edits]
     commands = [c.shell for c in plan.commands]
     notes = list(plan.notes)

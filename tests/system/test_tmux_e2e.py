@@ -45,6 +45,11 @@ def step_is(n: int, title: str):
     return test
 
 
+def planned(screen: str) -> bool:
+    """A fix panel on screen shows its plan, ticked to be applied when the Review is confirmed."""
+    return re.search(r"X\S?\s*Apply when I confirm the Review", screen) is not None
+
+
 def choose(pane: TmuxPane, label: str) -> None:
     """In the focused radio set, select the choice whose line contains `label` (bounded tries)."""
     for _ in range(4):
@@ -96,9 +101,10 @@ def test_demo_walkthrough_writes_mailcow_conf(pane: TmuxPane, tmp_path: Path) ->
 
     pane.wait_for(lambda s: step_is(5, "Clock (NTP)")(s) and "timesyncd.conf" in s, 15)
     pane.send("C-n")
-    pane.wait_for(lambda s: step_is(6, "Network MTU")(s) and "1450" in s, 15)
+    # A fix is planned once its panel has shown the plan (ticked): wait for that before going on.
+    pane.wait_for(lambda s: step_is(6, "Network MTU")(s) and "1450" in s and planned(s), 15)
     pane.send("C-n")
-    pane.wait_for(lambda s: step_is(7, "Other fixes")(s) and "eth0:0" in s, 15)
+    pane.wait_for(lambda s: step_is(7, "Other fixes")(s) and "eth0:0" in s and planned(s), 15)
     pane.send("C-n")
 
     pane.wait_for(lambda s: step_is(8, "Configuration")(s) and "MAILCOW_HOSTNAME" in s, 15)
@@ -150,8 +156,9 @@ def test_starts_and_quits_on_each_terminal(pane: TmuxPane, tmp_path: Path, term:
     if no_color:
         env["NO_COLOR"] = "1"
     pane.start([str(WIZARD), "--demo"], env, cwd=str(tmp_path), report_exit=True)
-    screen = pane.wait_for(step_is(1, "Welcome"), 30)
-    assert "Ctrl+Q" in screen or "^q" in screen
+    # The footer's keys are drawn a moment after the first frame.
+    screen = pane.wait_for(lambda s: step_is(1, "Welcome")(s) and ("Ctrl+Q" in s or "^q" in s), 30)
+    assert "Quit" in screen
     pane.send("C-q")
     pane.wait_for(lambda s: "Quit now?" in s, 10)
     pane.send("y")

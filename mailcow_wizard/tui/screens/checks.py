@@ -55,6 +55,8 @@ class ChecksScreen(StepScreen):
         missing = [s.id for s in self.session.check_specs() if self.session.finding(s.id) is None]
         for check_id in missing:
             self._run_check(check_id)
+        if not self.session.loaded:
+            self._load_answers()
         self._update_progress()
         self._show_detail()
 
@@ -75,6 +77,21 @@ class ChecksScreen(StepScreen):
         finding = self.session.run_check(check_id)
         self.app.call_from_thread(self._finished, finding)
 
+    @work(thread=True, group="checks", exit_on_error=False)
+    def _load_answers(self) -> None:
+        """The mailcow.conf answers the later steps start from, planned while the checks run."""
+        try:
+            self.session.ensure_loaded()
+        except Exception as exc:  # noqa: BLE001 - said on the screen; Back leads to another directory
+            self.app.call_from_thread(self._load_failed, str(exc))
+            return
+        self.app.call_from_thread(self._update_progress)
+
+    def _load_failed(self, message: str) -> None:
+        if self.is_attached:
+            self._load_error = message
+            self._update_progress()
+
     def _finished(self, finding: Finding) -> None:
         if not self.is_attached:
             return
@@ -84,10 +101,18 @@ class ChecksScreen(StepScreen):
         self._update_progress()
         self._show_detail()
 
+    _load_error: str = ""
+
     def _update_progress(self) -> None:
+        if not self.is_attached:
+            return
+        if self._load_error:
+            self.can_next = False
+            self.set_status(f"mailcow.conf cannot be read: {self._load_error} (Esc: back)")
+            return
         specs = self.session.check_specs()
         done = sum(1 for s in specs if self.session.finding(s.id) is not None)
-        self.can_next = done == len(specs)
+        self.can_next = done == len(specs) and self.session.loaded
         if done < len(specs):
             self.set_status(f"Checking ... {done} of {len(specs)} done")
             return

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, RadioButton, RadioSet, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.services import GENERATIONS
+from mailcow_wizard.tui.widgets.toggles import Choice
 
 INTRO = (
     "This wizard checks this host for mailcow: dockerized, explains each problem, fixes what it "
@@ -27,31 +29,46 @@ class WelcomeScreen(StepScreen):
         "if you cloned mailcow somewhere else.\n"
         "Generation: which mailcow.conf layout to write, detected from the checkout's "
         "docker-compose.yml. 'current' has SKIP_FTS, '2020' has Solr (SKIP_SOLR).\n"
+        "Type another directory and press Enter to read it: the mailcow.conf found there and the "
+        "generation follow.\n"
         "Mode: as root the wizard can apply fixes; otherwise it shows the commands to run with sudo.\n"
         "Run it inside tmux or screen over SSH: a dropped connection then does not end the wizard."
     )
 
     def compose_body(self) -> ComposeResult:
+        # Few widgets on purpose: this is the first frame, and every node costs startup time.
         s = self.session
-        yield Static(INTRO, id="intro", classes="para")
-        yield Label("mailcow directory (mailcow.conf goes here; you can edit it):")
+        yield Static(INTRO + "\n\nmailcow directory (mailcow.conf goes here; edit it, then Enter):",
+                     id="intro")
         yield Input(str(s.mailcow_dir), id="mailcow-dir", compact=True)
-        yield Static(self._conf_line(), id="conf-state", classes="dim")
-        yield Label("mailcow generation:")
-        yield Select([(GENERATION_LABELS[g], g) for g in GENERATIONS], value=s.generation,
-                     allow_blank=False, id="generation", compact=True)
+        yield Static(self._conf_line(s.checkout_if_known), id="conf-state")
+        known = s.generation_if_known  # None until detected (in a worker, after the first frame)
+        with RadioSet(id="generation", compact=True):
+            for g in GENERATIONS:
+                yield Choice(GENERATION_LABELS[g], value=g == known, id=f"generation-{g}")
         yield Static(self._mode_text(), id="mode", classes="para")
-        yield Static(self._mux_text(), id="multiplexer", classes="para")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#next").focus()
+        if self.session.checkout_if_known is None:
+            self.call_after_refresh(self._inspect, None, False)
 
-    def _conf_line(self) -> str:
+    def _conf_line(self, found: tuple[bool, bool] | None = None) -> Text:
+        """What the checkout holds: `found` is (directory exists, mailcow.conf exists), None while reading."""
         s = self.session
-        if s.conf_exists:
-            return f"An existing {s.conf_path.name} is there: its values are the starting point."
-        return "No mailcow.conf yet: a new one will be written."
+        text = Text()
+        if found is None:
+            text.append("Reading the mailcow directory ...", style="italic")
+        elif found[1]:
+            text.append(f"An existing {s.conf_path.name} is there: its values are the starting point.")
+        elif not found[0]:
+            text.append("This directory does not exist (yet): mailcow.conf goes there once it does.",
+                        style="bold")
+        else:
+            text.append("No mailcow.conf yet: a new one will be written.")
+        text.append("\nmailcow generation (detected from its docker-compose.yml; you may change it):")
+        return text
 
     def _mode_text(self) -> str:
         s = self.session
@@ -61,44 +78,80 @@ class WelcomeScreen(StepScreen):
             lines.append(f"Demo: a built-in sample host; every write goes under {where}.")
         if s.dry_run:
             lines.append("Dry run: every diff and command is shown; nothing is written or run.")
-        if s.read_only:
-            lines.append("Read-only mode (not root): fixes are shown as commands to copy and run with sudo.")
-        elif not s.ctx.host.live and not s.demo:
+        if s.demo:
+            pass  # the demo host acts as root inside its own copy
+        elif s.read_only:
+            lines.append("Read-only mode (not root): nothing on the system is changed; fixes are shown as "
+                         "commands to copy and run with sudo. mailcow.conf is still written.")
+        elif not s.ctx.host.live:
             lines.append(f"Host files are read under {s.ctx.host.root}; fixes edit files there and run "
                          "no commands.")
-        elif not s.demo:
+        else:
             lines.append("Running as root: fixes can be applied, each only after you saw it.")
+        mux = s.in_multiplexer
+        if mux:
+            lines.append(f"\nRunning inside {mux}: a dropped SSH connection will not end the wizard.")
+        else:
+            lines.append("\nNot inside tmux or screen. Over SSH, quit (Ctrl+Q) and start it as "
+                         "`tmux new -s mailcow mailcow-wizard` so a dropped connection does not end it.")
         return "\n".join(lines)
 
-    def _mux_text(self) -> str:
-        mux = self.session.in_multiplexer
-        if mux:
-            return f"Running inside {mux}: a dropped SSH connection will not end the wizard."
-        return ("Not inside tmux or screen. Over SSH, quit (Ctrl+Q) and start it as "
-                "`tmux new -s mailcow mailcow-wizard` so a dropped connection does not end it.")
+    @on(RadioSet.Changed, "#generation")
+    def _generation_changed(self, event: RadioSet.Changed) -> None:
+        generation = (event.pressed.id or "").removeprefix("generation-")
+        if generation in GENERATIONS and generation != self.session.generation:
+            self.session.set_generation(generation)
 
-    @on(Select.Changed, "#generation")
-    def _generation_changed(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str) and event.value != self.session.generation:
-            self.session.set_generation(event.value)
+    @on(Input.Submitted, "#mailcow-dir")
+    def _dir_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        wanted = event.value.strip()
+        if wanted and wanted != str(self.session.mailcow_dir):
+            self._start_inspect(wanted, advance=False)
 
     def leave_forward(self) -> None:
         wanted = self.query_one("#mailcow-dir", Input).value.strip()
         if wanted and wanted != str(self.session.mailcow_dir):
-            self.can_next = False
-            self.set_status("Reading the mailcow directory ...")
-            self._change_dir(wanted)
+            self._start_inspect(wanted, advance=True)
         else:
             super().leave_forward()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
-    def _change_dir(self, path: str) -> None:
-        self.session.change_mailcow_dir(path)
-        self.app.call_from_thread(self._dir_changed)
+    def _start_inspect(self, path: str, advance: bool) -> None:
+        self.can_next = False
+        self.query_one("#conf-state", Static).update(self._conf_line(None))
+        self.set_status("Reading the mailcow directory ...")
+        self._inspect(path, advance)
 
-    def _dir_changed(self) -> None:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inspect")
+    def _inspect(self, path: str | None, advance: bool) -> None:
+        """Read a checkout (the given one, or the current one at start): mailcow.conf and generation."""
+        s = self.session
+        try:
+            if path is not None:
+                s.change_mailcow_dir(path)
+            found = s.inspect_checkout()
+        except Exception as exc:  # noqa: BLE001 - said on the screen; the person can type another path
+            self.app.call_from_thread(self._inspected, None, f"This directory cannot be read: {exc}", False)
+            return
+        self.app.call_from_thread(self._inspected, found, "", advance)
+
+    def _inspected(self, found: tuple[bool, bool] | None, error: str, advance: bool) -> None:
+        if not self.is_attached:
+            return
         self.can_next = True
-        self.wizard.next_step(self.STEP)
+        self.set_status("")
+        if error:
+            self.query_one("#conf-state", Static).update(Text(error, style="bold red"))
+            return
+        self.query_one("#mailcow-dir", Input).value = str(self.session.mailcow_dir)
+        self.query_one("#conf-state", Static).update(self._conf_line(found))
+        generation = self.session.generation
+        for g in GENERATIONS:
+            button = self.query_one(f"#generation-{g}", RadioButton)
+            if button.value != (g == generation):
+                button.value = g == generation
+        if advance:
+            self.wizard.next_step(self.STEP)
 
 
 SCREEN = WelcomeScreen

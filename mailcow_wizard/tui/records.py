@@ -1,0 +1,108 @@
+"""The plain records the wizard's session hands to its screens (findings stay `model.Finding`).
+
+Kept apart from `services` because defining dataclasses costs time at import, and the first screen
+needs none of them: `services` imports this module on first use, and re-exports its names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailcow_wizard.model import Finding
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation message for a mailcow.conf key: an error blocks Next, a warning does not."""
+
+    key: str
+    level: str
+    message: str
+    rule: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A RAM-based suggestion for a y/n key, with the reason a person can judge."""
+
+    key: str
+    value: str
+    reason: str
+    forced: bool = False
+
+
+@dataclass
+class FixView:
+    """What a fix would do, ready to show: file diffs, commands, notes; `plan` is the fixes' Plan."""
+
+    check_id: str
+    title: str
+    summary: str
+    diffs: list[tuple[str, str]] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    can_apply: bool = True
+    plan: Any = None
+
+
+@dataclass
+class FixOutcome:
+    """What applying a fix did, and what its check says afterwards."""
+
+    check_id: str
+    ok: bool
+    lines: list[str]
+    verified: Finding | None = None
+    dry_run: bool = False
+    read_only: bool = False
+    """Not root: nothing was changed; `lines` say what to run as root instead."""
+
+
+@dataclass
+class WriteOutcome:
+    """Where mailcow.conf went (or would go), and the backup of the old file."""
+
+    path: Path
+    written: bool
+    backup: Path | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A listener on one of mailcow's ports, as the ports check reports it."""
+
+    port: int
+    address: str
+    variable: str
+    process: str | None
+    pid: int | None
+    unit: str | None
+
+
+@dataclass
+class PortChoice:
+    """How a person resolves one conflict: stop the service, move mailcow's port, or bind elsewhere."""
+
+    kind: str
+    """"stop", "move" or "bind"."""
+    value: str = ""
+    """The new port (move) or address (bind)."""
+
+
+@dataclass
+class PlannedStep:
+    """One system change the Review lists: a file edit or a command, and the planned fixes it serves."""
+
+    kind: str
+    """"edit" or "run"."""
+    target: str
+    """The host path (edit) or the command line (run)."""
+    serves: list[str]
+    """Titles of the fixes that need it (two when fixes share a command; it still runs once)."""
