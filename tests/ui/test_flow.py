@@ -20,6 +20,7 @@ from mailcow_wizard.demo import make_demo_context
 from mailcow_wizard.tui.app import WizardApp
 from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
 from mailcow_wizard.tui.services import WizardSession
+from mailcow_wizard.tui.widgets.nav import NavButton
 from tests.conftest import SHARED, fixture_host
 
 SIZE = (80, 24)
@@ -65,7 +66,7 @@ def text_of(app: WizardApp, selector: str) -> str:
 
 
 def next_enabled(app: WizardApp) -> bool:
-    return not app.screen.query_one("#next", Button).disabled
+    return not app.screen.query_one("#next", NavButton).disabled
 
 
 @pytest.fixture
@@ -109,6 +110,7 @@ async def test_demo_end_to_end_writes_mailcow_conf(demo_session: WizardSession) 
         await go_next(pilot, app, "mtu")
         await wait_for(pilot, lambda: "mtu" in demo_session.seen_fixes, "the MTU plan")
         await go_next(pilot, app, "other")
+        await wait_for(pilot, lambda: "mail-services" in demo_session.seen_fixes, "the mail services plan")
         await go_next(pilot, app, "config")
         hostname = app.screen.query_one("#hostname", Input)
         hostname.focus()
@@ -119,7 +121,10 @@ async def test_demo_end_to_end_writes_mailcow_conf(demo_session: WizardSession) 
         assert "+MAILCOW_HOSTNAME=mx1.example.org" in diff
         assert "+HTTP_PORT=8080" in diff
         planned = text_of(app, "#review-planned")
-        assert "systemctl disable --now exim4.service" in planned
+        # Stopping exim4 ends the host's own mail server and frees port 25: listed once, for both.
+        assert planned.count("systemctl disable --now exim4.service") == 1
+        assert "also for: Stop the services that hold mailcow's ports" in planned
+        assert app.screen.query_one("#next", NavButton).label == "Apply and write"
         assert not demo_session.conf_path.exists(), "nothing is written before Review is confirmed"
         await go_next(pilot, app, "done")
         await wait_for(pilot, lambda: demo_session.final_findings is not None, "the re-check")
@@ -128,6 +133,9 @@ async def test_demo_end_to_end_writes_mailcow_conf(demo_session: WizardSession) 
         assert "docker compose pull" in text_of(app, "#done-next")
         await pilot.press("ctrl+q")  # written: no question
         await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    runner = demo_session.ctx.host._runner  # noqa: SLF001 - the demo's recorded commands
+    stop_exim = ("systemctl", "disable", "--now", "exim4.service")
+    assert runner.calls.count(stop_exim) == 1, "a command two fixes share runs once"
     text = demo_session.conf_path.read_text()
     assert "MAILCOW_HOSTNAME=mx1.example.org\n" in text
     assert "HTTP_PORT=8080\n" in text
@@ -266,7 +274,7 @@ async def test_dry_run_writes_and_runs_nothing(demo_session: WizardSession) -> N
         await wait_for(pilot, lambda: "Dry run" in text_of(app, "#fix-result-ntp"), "the dry-run result")
         app.goto("review")
         await wait_for(pilot, lambda: demo_session.review_plan is not None and next_enabled(app), "review")
-        assert "Finish (dry run)" in str(app.screen.query_one("#next", Button).label)
+        assert "Finish (dry run)" in app.screen.query_one("#next", NavButton).label
         await go_next(pilot, app, "done")
         assert "Dry run: nothing was written" in text_of(app, "#done-written")
     after = {p: p.read_bytes() for p in demo_session.ctx.host.root.rglob("*") if p.is_file()
@@ -284,5 +292,5 @@ async def test_every_step_opens_at_small_sizes(demo_session: WizardSession, size
         for step in ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config", "review"):
             app.goto(step)
             await wait_for(pilot, on_step(app, step), step)
-            nav = app.screen.query_one("#next", Button)
+            nav = app.screen.query_one("#next", NavButton)
             assert nav.region.bottom <= size[1] and nav.region.right <= size[0], f"Next visible on {step}"

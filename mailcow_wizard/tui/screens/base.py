@@ -9,7 +9,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
+
+from mailcow_wizard.tui.widgets.nav import NavButton
 
 if TYPE_CHECKING:
     from mailcow_wizard.tui.app import WizardApp
@@ -55,9 +57,9 @@ class StepScreen(Screen[None]):
         else:
             yield from self.compose_body()
         with Horizontal(id="nav"):
-            yield Button("< Back", id="back", compact=True)
+            yield NavButton("< Back", id="back")
             yield Static("", id="nav-status")
-            yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
+            yield NavButton(self.NEXT_LABEL, id="next", primary=True)
         yield Footer()
 
     def compose_body(self) -> ComposeResult:
@@ -65,11 +67,11 @@ class StepScreen(Screen[None]):
 
     # -- Next / Back ------------------------------------------------------------------------------
     def watch_can_next(self, value: bool) -> None:
-        for button in self.query("#next").results(Button):
+        for button in self.query("#next").results(NavButton):
             button.disabled = not value
 
     def watch_can_back(self, value: bool) -> None:
-        for button in self.query("#back").results(Button):
+        for button in self.query("#back").results(NavButton):
             button.disabled = not value
 
     def on_mount(self) -> None:
@@ -91,7 +93,7 @@ class StepScreen(Screen[None]):
         """One line of status beside the Back/Next buttons (why Next is disabled, progress)."""
         self.query_one("#nav-status", Static).update(text)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    def on_nav_button_pressed(self, event: NavButton.Pressed) -> None:
         if event.button.id == "next":
             event.stop()
             self.action_next()

@@ -151,8 +151,8 @@ class ChecksScreen(StepScreen):
             text.append("Still running ...")
             detail.update(text)
             return
-        text.append_text(status_text(finding.status))
-        text.append(f"  {finding.summary}\n")
+        text.append_text(status_text(finding.status, gap="  "))
+        text.append(f"{finding.summary}\n")
         if finding.remedy and finding.status is not Status.PASS:
             text.append("What to do: ", style="bold")
             text.append(finding.remedy + "\n")

@@ -51,6 +51,11 @@ class DoneScreen(StepScreen):
             state = ("dry run, nothing changed" if outcome.dry_run
                      else "applied" if outcome.ok else "not applied")
             text.append(f"Fix {outcome.check_id}: {state}\n")
+        commands = s.root_commands() if s.read_only else []
+        if commands:
+            text.append("Still to do as root (the wizard changed nothing on the system):\n", style="bold")
+            for line in commands:
+                text.append(f"  {line}\n")
         if s.demo:
             text.append(f"Demo: every file went under {s.demo_dir or s.ctx.host.root}\n", style="italic")
         return text
@@ -80,8 +85,8 @@ class DoneScreen(StepScreen):
             text.append("Still failing:\n", style="bold")
         for f in bad + warn:
             text.append("  ")
-            text.append_text(status_text(f.status))
-            text.append(f" {titles.get(f.id, f.id)}: {f.summary}\n")
+            text.append_text(status_text(f.status, gap=" "))
+            text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
         self.query_one("#done-checks", Static).update(text)
 
     def action_next(self) -> None:

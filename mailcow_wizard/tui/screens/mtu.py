@@ -39,8 +39,8 @@ class MtuScreen(StepScreen):
         if f is None:
             return Text("The MTU check has not run.")
         text = Text()
-        text.append_text(status_text(f.status))
-        text.append(f"  {f.summary}\n")
+        text.append_text(status_text(f.status, gap="  "))
+        text.append(f"{f.summary}\n")
         text.append("Interface: ", style="bold")
         text.append(f"{f.details.get('interface') or 'unknown'}\n")
         text.append("MTU:       ", style="bold")

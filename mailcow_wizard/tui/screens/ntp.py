@@ -39,8 +39,8 @@ class NtpScreen(StepScreen):
         text = Text()
         if f is None:
             return Text("The clock check has not run.")
-        text.append_text(status_text(f.status))
-        text.append(f"  {f.summary}\n")
+        text.append_text(status_text(f.status, gap="  "))
+        text.append(f"{f.summary}\n")
         sync = f.details.get("synchronized")
         text.append("Synchronised: ", style="bold")
         text.append({True: "yes", False: "no", None: "unknown"}.get(sync, str(sync)) + "\n")

@@ -41,8 +41,8 @@ class OtherFixesScreen(StepScreen):
             heading.append(titles.get(check_id, check_id), style="bold underline")
             if f is not None:
                 heading.append("  ")
-                heading.append_text(status_text(f.status))
-                heading.append(f"  {f.summary}")
+                heading.append_text(status_text(f.status, gap="  "))
+                heading.append(f.summary)
             yield Static(heading, classes="section", id=f"heading-{check_id}")
             yield FixPanel(self.session, check_id)
 

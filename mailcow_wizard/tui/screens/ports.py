@@ -50,14 +50,17 @@ class PortsScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#conflicts-table", DataTable)
-        for col in ("Port", "Address", "Variable", "Process", "PID", "Unit"):
+        for col in ("Port", "Address", "Variable", "Process", "PID", "Unit", "Choice"):
             table.add_column(col, key=col.lower())
         self._conflicts = self.session.conflicts()
         for i, c in enumerate(self._conflicts):
             table.add_row(str(c.port), c.address, c.variable, c.process or "?",
-                          str(c.pid) if c.pid else "?", c.unit or "-", key=str(i))
+                          str(c.pid) if c.pid else "?", c.unit or "-", "", key=str(i))
         table.focus()
         self._loading = False
+        self._labels = {"choice-stop": "Stop and disable the service",
+                        "choice-move": "Move mailcow's port to",
+                        "choice-bind": "Bind mailcow to another address"}
         self._show_conflict()
         if self.session.port_options is None:
             self._load_options()
@@ -96,7 +99,8 @@ class PortsScreen(StepScreen):
                 + (f" (pid {c.pid})" if c.pid else "") + ". Resolve it by:")
             unit, hint = self.session.stop_unit(c)
             stop = self.query_one("#choice-stop", RadioButton)
-            stop.label = f"Stop and disable {unit}" if unit else "Stop it (not automatic here, see below)"
+            self._labels["choice-stop"] = (f"Stop and disable {unit}" if unit
+                                           else "Stop it (not automatic here, see below)")
             stop.disabled = unit is None
             self.query_one("#stop-hint", Static).update("" if unit else f"To stop it: {hint}")
             self.query_one("#stop-hint").display = unit is None
@@ -104,7 +108,7 @@ class PortsScreen(StepScreen):
             self.query_one("#free-addresses", Static).update(
                 "Free addresses: " + ", ".join(addresses) if addresses
                 else "Give an address assigned on this host where the port is free.")
-            self.query_one("#choice-move", RadioButton).label = f"Move mailcow's {c.variable} to another port"
+            self._labels["choice-move"] = f"Move mailcow's {c.variable} to another port"
             free = self.session.suggest_free_ports(c.variable)
             self.query_one("#free-ports", Static).update(
                 "Free now: " + ", ".join(map(str, free)) if free else "")
@@ -119,6 +123,15 @@ class PortsScreen(StepScreen):
         finally:
             self._loading = False
         self._summarise()
+
+    def _mark_chosen(self) -> None:
+        """The chosen way out says so in words too (the radio mark alone is easy to miss)."""
+        c = self._current()
+        choice = self.session.port_choices.get(c.variable) if c else None
+        for button_id, kind in CHOICE_IDS.items():
+            label = self._labels[button_id]
+            chosen = choice is not None and choice.kind == kind
+            self.query_one(f"#{button_id}", RadioButton).label = f"{label}  (chosen)" if chosen else label
 
     @on(RadioSet.Changed, "#port-choice")
     def _choice_changed(self, event: RadioSet.Changed) -> None:
@@ -158,6 +171,10 @@ class PortsScreen(StepScreen):
 
     def _summarise(self) -> None:
         self._show_fields()
+        self._mark_chosen()
+        table = self.query_one("#conflicts-table", DataTable)
+        for i, c in enumerate(self._conflicts):
+            table.update_cell(str(i), "choice", _choice_word(self.session.port_choices.get(c.variable)))
         lines = []
         unresolved = 0
         by_variable = {c.variable: c for c in reversed(self._conflicts)}
@@ -176,6 +193,17 @@ class PortsScreen(StepScreen):
                 lines.append(f"  port {c.port}: {c.variable} binds to {ch.value or '?'}")
         self.query_one("#choice-summary", Static).update("Your choices:\n" + "\n".join(lines))
         self.set_status(f"{unresolved} conflict(s) not resolved" if unresolved else "All conflicts resolved")
+
+
+def _choice_word(choice: PortChoice | None) -> str:
+    """The table's Choice column: how the row is resolved, in words ("-" while it is not)."""
+    if choice is None:
+        return "-"
+    if choice.kind == "stop":
+        return "stop"
+    if not choice.value:
+        return f"{choice.kind} ?"
+    return f"move to {choice.value}" if choice.kind == "move" else f"bind {choice.value}"
 
 
 SCREEN = PortsScreen

@@ -15,6 +15,19 @@ HINTS = {
     "HTTP_BIND": "IP or empty = all", "HTTPS_BIND": "IP or empty = all",
 }
 
+MEANINGS = {
+    "HTTP_PORT": "Web, plain HTTP", "HTTP_BIND": "address for HTTP",
+    "HTTPS_PORT": "Web UI, HTTPS", "HTTPS_BIND": "address for HTTPS",
+    "SMTP_PORT": "SMTP (incoming mail)", "SMTPS_PORT": "SMTPS (clients, TLS)",
+    "SUBMISSION_PORT": "Submission (clients)", "IMAP_PORT": "IMAP (mail clients)",
+    "IMAPS_PORT": "IMAPS (clients, TLS)", "POP_PORT": "POP3 (mail clients)",
+    "POPS_PORT": "POP3S (clients, TLS)", "SIEVE_PORT": "Sieve (mail filters)",
+    "DOVEADM_PORT": "Doveadm (local admin)", "SQL_PORT": "MariaDB (local)",
+    "SOLR_PORT": "Solr (local)", "REDIS_PORT": "Redis (local)",
+}
+"""What each field is for, in at most 21 columns: with the 16-column name and the field, a row
+still fits 60 columns."""
+
 
 class RemapScreen(StepScreen):
     STEP = "remap"
@@ -36,6 +49,7 @@ class RemapScreen(StepScreen):
                 yield Input(self.session.values.get(key, ""), id=f"field-{key}", compact=True,
                             validators=[ConfValidator(self.session, key)],
                             placeholder=HINTS.get(key, "PORT, IP:PORT or [IPv6]:PORT"))
+                yield Static(MEANINGS.get(key, ""), classes="field-meaning")
             yield Static("", id=f"msg-{key}", classes="field-msg")
 
     def on_mount(self) -> None:

@@ -10,6 +10,7 @@ from textual.widgets import Static
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.services import FixView, WriteOutcome
 from mailcow_wizard.tui.widgets.diff import diff_text
+from mailcow_wizard.tui.widgets.nav import NavButton
 
 
 class ReviewScreen(StepScreen):
@@ -21,13 +22,24 @@ class ReviewScreen(StepScreen):
         "new file. The old file is kept as a backup next to it.\n"
         "2. System changes still planned: the fixes you left ticked, with their commands.\n"
         "3. Already applied: fixes you applied on earlier steps.\n\n"
+        "A command two fixes share (stopping exim4 frees port 25 and ends the host's own mail server) "
+        "is listed once, with both reasons, and runs once.\n\n"
         "Esc goes back to change any answer; this page is rebuilt with the new values. The button at "
-        "the bottom right writes (in a dry run it only finishes)."
+        "the bottom right makes the planned system changes and writes mailcow.conf ('Apply and write'), "
+        "or only writes it when nothing else is planned; in a dry run it only finishes. Not running as "
+        "root, the wizard changes nothing on the system: the commands are listed for you to run."
     )
 
     @property
     def NEXT_LABEL(self) -> str:  # type: ignore[override]  # noqa: N802 - mirrors the class attribute
-        return "Finish (dry run)" if self.session.dry_run else "Write mailcow.conf"
+        return self._confirm_label()
+
+    def _confirm_label(self) -> str:
+        """What the confirm button does, truthfully: change the system too, or only write the file."""
+        s = self.session
+        if s.dry_run:
+            return "Finish (dry run)"
+        return "Apply and write" if s.applies_changes else "Write mailcow.conf"
 
     def compose_body(self) -> ComposeResult:
         yield Static("Preparing the review ...", id="review-target", classes="para")
@@ -74,16 +86,8 @@ class ReviewScreen(StepScreen):
         self.query_one("#review-diff-title", Static).update(
             "The new mailcow.conf, in full:" if not s.conf_exists else "Changes to mailcow.conf:")
         self.query_one("#review-diff", Static).update(diff_text(diff, "(mailcow.conf stays as it is)"))
-        planned_text = Text()
-        planned_text.append("System changes still planned (applied when you confirm):\n", style="bold")
-        if not planned:
-            planned_text.append("  none\n", style="dim")
-        for view in planned:
-            planned_text.append(f"  {view.title}:\n")
-            for path, _ in view.diffs:
-                planned_text.append(f"    edit {path}\n")
-            for cmd in view.commands:
-                planned_text.append(f"    run  {cmd}\n")
+        planned_text = self._planned_text()
+        planned_text.rstrip()
         self.query_one("#review-planned", Static).update(planned_text)
         applied = Text()
         applied.append("Already applied on earlier steps:\n", style="bold")
@@ -92,10 +96,42 @@ class ReviewScreen(StepScreen):
         for outcome in s.applied:
             state = "dry run" if outcome.dry_run else ("done" if outcome.ok else "not done")
             applied.append(f"  {outcome.check_id}: {state}\n")
+        applied.rstrip()
         self.query_one("#review-applied", Static).update(applied)
+        self.query_one("#next", NavButton).label = self._confirm_label()
         self.can_next = not issues
         self.set_status("Fix the errors above first (Esc goes back)" if issues else "")
         self.query_one("#next").focus()
+
+    def _planned_text(self) -> Text:
+        """The system changes still planned, grouped by fix; a shared command once, with both reasons."""
+        s = self.session
+        text = Text()
+        if s.read_only:
+            text.append("To run yourself as root (not root: the wizard changes nothing on the system):\n",
+                        style="bold")
+        elif s.dry_run:
+            text.append("System changes planned (dry run: none is made):\n", style="bold")
+        else:
+            text.append("System changes still planned (made when you confirm):\n", style="bold")
+        steps = s.planned_steps()
+        if not steps:
+            text.append("  none\n", style="dim")
+        sudo = "sudo " if s.read_only else ""
+        shown: list[str] = []
+        for step in steps:
+            owner = step.serves[0]
+            if owner not in shown:
+                shown.append(owner)
+                text.append(f"  {owner}:\n")
+            line = f"edit {step.target}" if step.kind == "edit" else f"run  {sudo}{step.target}"
+            text.append(f"    {line}\n")
+            if len(step.serves) > 1:
+                text.append(f"         also for: {'; '.join(step.serves[1:])} (runs once)\n", style="dim")
+        for view in s.planned_fixes.values():
+            if view.title not in shown and any(view.title in st.serves for st in steps):
+                text.append(f"  {view.title}: its command is listed above and runs once\n")
+        return text
 
     def leave_forward(self) -> None:
         self.can_next = False

@@ -35,10 +35,11 @@ class FixPanel(Vertical):
         cid = self.check_id
         yield Static("Planning the fix ...", id=f"fix-summary-{cid}", classes="fix-summary")
         with Horizontal(classes="fix-buttons"):
-            label = "Show commands" if self.session.read_only else "Apply now"
-            yield Button(label, id=f"apply-{cid}", compact=True, disabled=True)
-            yield Tick("Apply when I confirm the Review", id=f"plan-{cid}", value=False,
-                           compact=True, disabled=True)
+            read_only = self.session.read_only
+            yield Button("Show commands" if read_only else "Apply now", id=f"apply-{cid}", compact=True,
+                         disabled=True)
+            yield Tick("List it on the Review" if read_only else "Apply when I confirm the Review",
+                       id=f"plan-{cid}", value=False, compact=True, disabled=True)
         yield Static("", id=f"fix-result-{cid}", classes="fix-result")
         yield Static("", id=f"fix-plan-{cid}", classes="fix-plan")
 
@@ -60,7 +61,11 @@ class FixPanel(Vertical):
             return
         self.view = view
         summary = Text(view.summary, style="bold")
-        if view.can_apply:
+        if view.can_apply and self.session.read_only:
+            summary.append("\nNot running as root: the wizard changes nothing here. 'Show commands' "
+                           "gives what to run as root; the Review lists it too while it is ticked.",
+                           style="not bold")
+        elif view.can_apply:
             summary.append("\nApply it now, or leave it ticked to apply it when you confirm the Review. "
                            "The details are below.", style="not bold")
         self.query_one(f"#fix-summary-{self.check_id}", Static).update(summary)
@@ -81,13 +86,13 @@ class FixPanel(Vertical):
         plan_box = self.query_one(f"#plan-{self.check_id}", Checkbox)
         done = self.session.was_applied(self.check_id)
         apply_button.disabled = not view.can_apply
-        plan_box.disabled = not view.can_apply or self.session.read_only
+        plan_box.disabled = not view.can_apply
         if self.check_id not in self.session.seen_fixes:
             # First visit: a fix for a failed check is planned unless the person unticks it; it runs
-            # only after the Review step, which lists it, is confirmed.
+            # only after the Review step, which lists it, is confirmed (read-only: it is listed there
+            # as commands to run as root).
             self.session.seen_fixes.add(self.check_id)
-            if view.can_apply and not done and not self.session.read_only \
-                    and self.session.needs_attention(self.check_id):
+            if view.can_apply and not done and self.session.needs_attention(self.check_id):
                 self.session.plan_to_apply(view)
         elif self.check_id in self.session.planned_fixes:
             self.session.plan_to_apply(view)
@@ -141,20 +146,26 @@ class FixPanel(Vertical):
             return
         text = Text()
         head = "Dry run" if outcome.dry_run else ("Applied" if outcome.ok else "Not applied")
+        if outcome.read_only:
+            head = "Commands to run as root"
         text.append(f"{head}:\n", style="bold")
         for line in outcome.lines:
             text.append(line + "\n")
         if outcome.verified is not None:
             text.append("Check afterwards: ")
-            text.append_text(status_text(outcome.verified.status))
-            text.append(f"  {outcome.verified.summary}\n")
+            text.append_text(status_text(outcome.verified.status, gap="  "))
+            text.append(f"{outcome.verified.summary}\n")
         result = self.query_one(f"#fix-result-{self.check_id}", Static)
         result.update(text)
         result.display = True
         plan_box = self.query_one(f"#plan-{self.check_id}", Checkbox)
         with plan_box.prevent(Checkbox.Changed):
             plan_box.value = False
-        if outcome.ok and not outcome.dry_run:
+        if outcome.read_only:
+            with plan_box.prevent(Checkbox.Changed):
+                plan_box.value = self.check_id in self.session.planned_fixes
+            self.query_one(f"#apply-{self.check_id}", Button).disabled = False
+        elif outcome.ok and not outcome.dry_run:
             plan_box.disabled = True
         else:
             self.query_one(f"#apply-{self.check_id}", Button).disabled = False

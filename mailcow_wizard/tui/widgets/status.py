@@ -20,10 +20,14 @@ def plain_console() -> bool:
     return os.environ.get("TERM", "") == "linux"
 
 
-def status_text(status: Status | None) -> Text:
-    """The table cell for a status; None means the check is still running."""
+def status_text(status: Status | None, gap: str = "") -> Text:
+    """The table cell for a status; None means the check is still running.
+
+    `gap` (spaces before the text that follows) is part of the label, not of that text: a run of
+    text that starts with spaces loses them in some SVG viewers ("✔ PASSx86_64").
+    """
     ascii_only = plain_console()
     if status is None:
-        return Text(ASCII_RUNNING if ascii_only else RUNNING, style="dim")
+        return Text((ASCII_RUNNING if ascii_only else RUNNING) + gap, style="dim")
     label = (ASCII_SYMBOLS if ascii_only else SYMBOLS)[status]
-    return Text(label, style=STYLES[status])
+    return Text(label + gap, style=STYLES[status])
