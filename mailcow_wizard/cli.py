@@ -8,10 +8,13 @@ Subcommands live in `mailcow_wizard.commands.<name>`, each with `add_arguments(p
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mailcow_wizard import __version__
 from mailcow_wizard.errors import EXIT_USAGE, WizardError
@@ -107,10 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the program; returns the process exit code (never lets a traceback reach the user)."""
+    """Run the program; returns the process exit code (never lets a traceback reach the user).
+
+    As the program itself (no argv given), `check` ends with `_exit_now`: it holds no files, threads
+    or exit handlers, and the interpreter's teardown and the garbage collector's passes over the freshly
+    imported modules cost it ~10 ms of an ~80 ms run. Called with an argv (tests), main just returns.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     name = args.command or "wizard"
+    if argv is None and name == "check":
+        gc.disable()
+        _exit_now(_run(name, args))
+    return _run(name, args)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Flush what was printed and end the process without the interpreter's teardown."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        code = code or EXIT_USAGE
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _run(name: str, args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(f"mailcow_wizard.commands.{name}")
         return int(module.run(args))
