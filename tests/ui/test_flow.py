@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, RadioButton, Static
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.demo import make_demo_context
@@ -294,3 +294,134 @@ async def test_every_step_opens_at_small_sizes(demo_session: WizardSession, size
             await wait_for(pilot, on_step(app, step), step)
             nav = app.screen.query_one("#next", NavButton)
             assert nav.region.bottom <= size[1] and nav.region.right <= size[0], f"Next visible on {step}"
+
+
+# -- read-only mode, the mailcow directory, help and Esc ------------------------------------------
+
+@pytest.fixture
+def read_only_session() -> WizardSession:
+    """The demo host as a person without root sees it: the session is told it may not change the system
+    (the same seam as a non-root run; nothing drops privileges)."""
+    ctx, base = make_demo_context()
+    yield WizardSession(ctx, environ=ENV, read_only=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def host_files(session: WizardSession) -> dict[Path, bytes]:
+    """Every file of the host copy except mailcow.conf and its .env link (the wizard writes those)."""
+    return {p: p.read_bytes() for p in session.ctx.host.root.rglob("*")
+            if p.is_file() and "/proc/" not in str(p) and p.name not in ("mailcow.conf", ".env")}
+
+
+async def test_read_only_mode_shows_commands_and_changes_nothing(read_only_session: WizardSession) -> None:
+    s = read_only_session
+    runner = s.ctx.host._runner  # noqa: SLF001 - the demo's recorded commands
+    app = WizardApp(s)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "welcome"), "welcome")
+        assert "Read-only mode (not root)" in text_of(app, "#mode")
+        s.run_all_checks()
+        before = host_files(s)
+        app.goto("ntp")
+        await wait_for(pilot, on_step(app, "ntp"), "ntp")
+        await wait_for(pilot, lambda: not app.screen.query_one("#apply-ntp", Button).disabled, "NTP plan")
+        apply_button = app.screen.query_one("#apply-ntp", Button)
+        assert str(apply_button.label) == "Show commands"
+        assert "sudo timedatectl set-ntp true" in text_of(app, "#fix-plan-ntp")
+        apply_button.focus()
+        await pilot.press("enter")  # no question first: nothing will be changed
+        await wait_for(pilot, lambda: "Commands to run as root" in text_of(app, "#fix-result-ntp"),
+                       "the commands")
+        result = text_of(app, "#fix-result-ntp")
+        assert "sudo mailcow-wizard fix ntp --yes" in result and "Nothing was changed" in result
+        assert s.was_applied("ntp") is None, "showing the commands is not applying the fix"
+        assert "ntp" in s.planned_fixes, "kept for the Review's list"
+        s.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
+        app.goto("review")
+        await wait_for(pilot, on_step(app, "review"), "review")
+        await wait_for(pilot, lambda: s.review_plan is not None and next_enabled(app), "review")
+        planned = text_of(app, "#review-planned")
+        assert "To run yourself as root" in planned
+        assert "run  sudo timedatectl set-ntp true" in planned
+        assert app.screen.query_one("#next", NavButton).label == "Write mailcow.conf"
+        await go_next(pilot, app, "done")
+        await wait_for(pilot, lambda: s.final_findings is not None, "the re-check")
+        done = text_of(app, "#done-written")
+        assert "Still to do as root" in done and "sudo timedatectl set-ntp true" in done
+    assert s.conf_path.is_file(), "mailcow.conf is still written"
+    assert host_files(s) == before, "no system file changed"
+    changing = {"set-ntp", "disable", "enable", "stop", "start", "restart", "mask"}
+    assert not [c for c in runner.calls if len(c) > 1 and c[1] in changing or c[0] in ("swapon", "mkswap")], \
+        "no command that changes the system ran"
+
+
+async def test_changing_the_mailcow_directory_on_welcome(exim_session: WizardSession, tmp_path: Path) -> None:
+    other = tmp_path / "old-mailcow"
+    other.mkdir()
+    shutil.copy(SHARED / "mailcow" / "docker-compose.2020.yml", other / "docker-compose.yml")
+    (other / "mailcow.conf").write_text("MAILCOW_HOSTNAME=mail.old.example\nHTTP_PORT=8081\n")
+    app = WizardApp(exim_session)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#generation-current", RadioButton).value,
+                       "the detected generation")
+        assert "No mailcow.conf yet" in text_of(app, "#conf-state")
+        field = app.screen.query_one("#mailcow-dir", Input)
+        field.focus()
+        await pilot.press("ctrl+u", *str(other), "enter")
+        await wait_for(pilot, lambda: app.screen.query_one("#generation-2020", RadioButton).value,
+                       "the 2020 generation of the new directory")
+        assert not app.screen.query_one("#generation-current", RadioButton).value
+        assert "An existing mailcow.conf is there" in text_of(app, "#conf-state")
+        assert app.current_step == "welcome", "Enter reads the directory; it does not leave the step"
+        await go_next(pilot, app, "checks")
+    assert exim_session.mailcow_dir == other
+    assert exim_session.generation == "2020"
+    assert "SKIP_SOLR" in exim_session.skip_keys()
+    assert exim_session.values["HTTP_PORT"] == "8081", "the answers start from the file found there"
+    assert exim_session.values["MAILCOW_HOSTNAME"] == "mail.old.example"
+
+
+async def test_question_mark_opens_help_unless_typing(exim_session: WizardSession) -> None:
+    exim_session.run_all_checks()
+    app = WizardApp(exim_session, start_step="remap")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "remap"), "remap")
+        field = app.screen.query_one("#field-SMTP_PORT", Input)
+        field.focus()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.id != "help-dialog" and field.value.endswith("?"), "? is typed into the field"
+        app.screen.query_one("#back").focus()
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
+        assert "PORT, IPv4:PORT" in text_of(app, "#help-text")
+        await pilot.press("question_mark")  # closes it again
+        await wait_for(pilot, on_step(app, "remap"), "remap again")
+
+
+ESC_BACK = [("checks", "welcome"), ("ports", "checks"), ("remap", "ports"), ("ntp", "remap"), ("mtu", "ntp"),
+            ("other", "mtu"), ("config", "other"), ("review", "config")]
+
+
+@pytest.mark.parametrize("step, previous", ESC_BACK)
+async def test_escape_goes_back_one_step(demo_session: WizardSession, step: str, previous: str) -> None:
+    """Esc is Back wherever the focus starts on the step (a table, a field, a button)."""
+    demo_session.run_all_checks()
+    demo_session.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
+    app = WizardApp(demo_session, start_step=step)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, step), step)
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_for(pilot, on_step(app, previous), f"Esc from {step} to {previous}")
+
+
+@pytest.mark.parametrize("step", ["welcome", "done"])
+async def test_escape_stays_where_there_is_no_way_back(demo_session: WizardSession, step: str) -> None:
+    demo_session.run_all_checks()
+    app = WizardApp(demo_session, start_step=step)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, step), step)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_step == step and app.screen.query_one("#back", NavButton).disabled
