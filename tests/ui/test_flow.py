@@ -289,11 +289,17 @@ async def test_every_step_opens_at_small_sizes(demo_session: WizardSession, size
     demo_session.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
     app = WizardApp(demo_session, start_step="welcome")
     async with app.run_test(size=size) as pilot:
-        for step in ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config", "review"):
+        for step in ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config", "review", "done"):
             app.goto(step)
             await wait_for(pilot, on_step(app, step), step)
-            nav = app.screen.query_one("#next", NavButton)
-            assert nav.region.bottom <= size[1] and nav.region.right <= size[0], f"Next visible on {step}"
+            await pilot.pause()
+            for button in ("#back", "#next"):
+                nav = app.screen.query_one(button, NavButton)
+                assert nav.region.height == 1 and nav.region.bottom <= size[1] - 1, f"{button} on {step}"
+                assert nav.region.x >= 0 and nav.region.right <= size[0], f"{button} visible on {step}"
+            body = app.screen.query("#body")
+            if body:  # what does not fit scrolls: the body is never taller than the space it has
+                assert body.first().region.bottom <= app.screen.query_one("#back").region.y
 
 
 # -- read-only mode, the mailcow directory, help and Esc ------------------------------------------

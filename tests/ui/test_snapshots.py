@@ -1,4 +1,5 @@
-"""Snapshot tests: every wizard step on the demo host at 80x24, the busiest ones also at 60x20.
+"""Snapshot tests: every wizard step on the demo host at 80x24; at 60x20 the steps whose layout is
+tightest there (Welcome, checks, port conflicts, port fields, Review, Done).
 
 Each step is opened directly on a fresh demo copy at a fixed path, prepared as a person arriving there
 would have it (mailcow_wizard/demo/states.py), and drawn once its background work is done. After a
@@ -25,7 +26,7 @@ def test_step_80x24(step: str, snap_compare) -> None:
     assert snap_compare(demo_app(step), terminal_size=(80, 24), run_before=settle)
 
 
-@pytest.mark.parametrize("step", ["checks", "remap"])
+@pytest.mark.parametrize("step", ["welcome", "checks", "ports", "remap", "review", "done"])
 def test_step_60x20(step: str, snap_compare) -> None:
     assert snap_compare(demo_app(step), terminal_size=(60, 20), run_before=settle)
 

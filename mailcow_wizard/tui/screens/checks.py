@@ -153,11 +153,11 @@ class ChecksScreen(StepScreen):
             return
         text.append_text(status_text(finding.status, gap="  "))
         text.append(f"{finding.summary}\n")
+        if self._fix_step(finding):  # before the remedy: a small pane must not cut it off
+            text.append("A fix is available: press f to go to it.\n", style="bold")
         if finding.remedy and finding.status is not Status.PASS:
             text.append("What to do: ", style="bold")
             text.append(finding.remedy + "\n")
-        if self._fix_step(finding):
-            text.append("A fix is available: press f to go to it.\n", style="bold")
         for key, value in finding.details.items():
             if isinstance(value, list | dict) and not value:
                 continue

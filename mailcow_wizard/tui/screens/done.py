@@ -23,9 +23,10 @@ class DoneScreen(StepScreen):
     )
 
     def compose_body(self) -> ComposeResult:
+        # The next commands before the re-check's list: on a small terminal they stay in view.
         yield Static(self._written(), id="done-written", classes="para")
-        yield Static("Checking the host again ...", id="done-checks", classes="para")
         yield Static(self._next(), id="done-next", classes="para")
+        yield Static("Checking the host again ...", id="done-checks", classes="para")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -47,10 +48,11 @@ class DoneScreen(StepScreen):
             if w.backup:
                 text.append("Backup of the old file: ", style="bold")
                 text.append(f"{w.backup}\n")
+        titles = {spec.id: spec.title for spec in s.check_specs()}
         for outcome in s.applied:
             state = ("dry run, nothing changed" if outcome.dry_run
                      else "applied" if outcome.ok else "not applied")
-            text.append(f"Fix {outcome.check_id}: {state}\n")
+            text.append(f"Fix for {titles.get(outcome.check_id, outcome.check_id)}: {state}\n")
         commands = s.root_commands() if s.read_only else []
         if commands:
             text.append("Still to do as root (the wizard changed nothing on the system):\n", style="bold")
@@ -58,6 +60,7 @@ class DoneScreen(StepScreen):
                 text.append(f"  {line}\n")
         if s.demo:
             text.append(f"Demo: every file went under {s.demo_dir or s.ctx.host.root}\n", style="italic")
+        text.rstrip()
         return text
 
     def _next(self) -> Text:
@@ -65,6 +68,7 @@ class DoneScreen(StepScreen):
         text.append("Next, start mailcow:\n", style="bold")
         for cmd in self.session.next_commands():
             text.append(f"  {cmd}\n")
+        text.rstrip()
         return text
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -81,12 +85,14 @@ class DoneScreen(StepScreen):
         text = Text()
         if not bad and not warn:
             text.append("Every check passes now.\n")
-        if bad:
-            text.append("Still failing:\n", style="bold")
-        for f in bad + warn:
-            text.append("  ")
-            text.append_text(status_text(f.status, gap=" "))
-            text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
+        for heading, group in (("Still failing:", bad), ("Worth a look (warnings):", warn)):
+            if group:
+                text.append(heading + "\n", style="bold")
+            for f in group:
+                text.append("  ")
+                text.append_text(status_text(f.status, gap=" "))
+                text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
+        text.rstrip()
         self.query_one("#done-checks", Static).update(text)
 
     def action_next(self) -> None:

@@ -93,9 +93,10 @@ class ReviewScreen(StepScreen):
         applied.append("Already applied on earlier steps:\n", style="bold")
         if not s.applied:
             applied.append("  nothing\n", style="dim")
+        titles = {spec.id: spec.title for spec in s.check_specs()}
         for outcome in s.applied:
             state = "dry run" if outcome.dry_run else ("done" if outcome.ok else "not done")
-            applied.append(f"  {outcome.check_id}: {state}\n")
+            applied.append(f"  {titles.get(outcome.check_id, outcome.check_id)}: {state}\n")
         applied.rstrip()
         self.query_one("#review-applied", Static).update(applied)
         self.query_one("#next", NavButton).label = self._confirm_label()
