@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, RadioButton, Static
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.demo import make_demo_context
-from mailcow_wizard.tui.app import WizardApp
+from mailcow_wizard.tui.app import STEPS, WizardApp
 from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
 from mailcow_wizard.tui.services import WizardSession
 from mailcow_wizard.tui.widgets.nav import NavButton
@@ -289,7 +289,7 @@ async def test_every_step_opens_at_small_sizes(demo_session: WizardSession, size
     demo_session.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
     app = WizardApp(demo_session, start_step="welcome")
     async with app.run_test(size=size) as pilot:
-        for step in ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config", "review", "done"):
+        for step in STEPS:
             app.goto(step)
             await wait_for(pilot, on_step(app, step), step)
             await pilot.pause()
