@@ -401,6 +401,10 @@ async def test_question_mark_opens_help_unless_typing(exim_session: WizardSessio
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
         assert "PORT, IPv4:PORT" in text_of(app, "#help-text")
+        await pilot.pause()
+        close = app.screen.query_one("#help-close").region
+        dialog = app.screen.query_one(".dialog").region
+        assert close.height == 1 and dialog.contains_region(close), "the help's Close button is on screen"
         await pilot.press("question_mark")  # closes it again
         await wait_for(pilot, on_step(app, "remap"), "remap again")
 
@@ -431,3 +435,19 @@ async def test_escape_stays_where_there_is_no_way_back(demo_session: WizardSessi
         await pilot.press("escape")
         await pilot.pause()
         assert app.current_step == step and app.screen.query_one("#back", NavButton).disabled
+
+
+async def test_help_fits_at_60x20(exim_session: WizardSession) -> None:
+    """The longest help (port conflicts) scrolls inside its dialog; the Close button stays on screen."""
+    exim_session.run_all_checks()
+    app = WizardApp(exim_session, start_step="ports")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(pilot, on_step(app, "ports"), "ports")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
+        await pilot.pause()
+        close = app.screen.query_one("#help-close").region
+        dialog = app.screen.query_one(".dialog").region
+        assert close.height == 1 and dialog.contains_region(close) and dialog.bottom <= 20
+        await pilot.press("enter")  # Close has the focus
+        await wait_for(pilot, on_step(app, "ports"), "ports again")
