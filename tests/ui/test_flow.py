@@ -451,3 +451,21 @@ async def test_help_fits_at_60x20(exim_session: WizardSession) -> None:
         assert close.height == 1 and dialog.contains_region(close) and dialog.bottom <= 20
         await pilot.press("enter")  # Close has the focus
         await wait_for(pilot, on_step(app, "ports"), "ports again")
+
+
+async def test_apply_now_on_ntp_shows_the_verified_state(demo_session: WizardSession) -> None:
+    """Apply now asks first, applies, runs the check again, and the state at the top follows."""
+    demo_session.run_all_checks()
+    app = WizardApp(demo_session, start_step="ntp")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "ntp"), "ntp")
+        assert "✘ FAIL" in text_of(app, "#ntp-state")
+        await wait_for(pilot, lambda: not app.screen.query_one("#apply-ntp", Button).disabled, "NTP plan")
+        app.screen.query_one("#apply-ntp", Button).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Check afterwards" in text_of(app, "#fix-result-ntp"), "the result")
+        assert "✔ PASS" in text_of(app, "#fix-result-ntp")
+        assert "✔ PASS" in text_of(app, "#ntp-state") and "Synchronised: yes" in text_of(app, "#ntp-state")
+        assert "ntp" not in demo_session.planned_fixes, "applied now: not planned again for the Review"

@@ -27,6 +27,10 @@ class MtuScreen(StepScreen):
         super().on_mount()
         self.query_one("#next").focus()
 
+    def on_fix_panel_applied(self, event: FixPanel.Applied) -> None:
+        """The state at the top follows the fix: the check was run again after it."""
+        self.query_one("#mtu-state", Static).update(self._state())
+
     def compose_body(self) -> ComposeResult:
         yield Static(self._state(), id="mtu-state", classes="para")
         if self.session.needs_attention("mtu"):

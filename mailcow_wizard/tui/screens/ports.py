@@ -174,7 +174,8 @@ class PortsScreen(StepScreen):
         self._mark_chosen()
         table = self.query_one("#conflicts-table", DataTable)
         for i, c in enumerate(self._conflicts):
-            table.update_cell(str(i), "choice", _choice_word(self.session.port_choices.get(c.variable)))
+            table.update_cell(str(i), "choice", _choice_word(self.session.port_choices.get(c.variable)),
+                              update_width=True)
         lines = []
         unresolved = 0
         by_variable = {c.variable: c for c in reversed(self._conflicts)}

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Checkbox, Static
 
 from mailcow_wizard.model import Status
@@ -24,6 +25,13 @@ class FixPanel(Vertical):
     FixPanel .fix-result { height: auto; }
     FixPanel .fix-buttons Button { margin-right: 2; }
     """
+
+    class Applied(Message):
+        """A fix was applied (or tried): the step can show its check's new state."""
+
+        def __init__(self, check_id: str) -> None:
+            super().__init__()
+            self.check_id = check_id
 
     def __init__(self, session: WizardSession, check_id: str) -> None:
         super().__init__(id=f"fix-{check_id}", classes="fix-panel")
@@ -171,3 +179,4 @@ class FixPanel(Vertical):
             self.query_one(f"#apply-{self.check_id}", Button).disabled = False
         verified_ok = outcome.verified is not None and outcome.verified.status is Status.PASS
         self.set_class(verified_ok, "fixed")
+        self.post_message(self.Applied(self.check_id))
