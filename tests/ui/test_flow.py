@@ -469,3 +469,19 @@ async def test_apply_now_on_ntp_shows_the_verified_state(demo_session: WizardSes
         assert "✔ PASS" in text_of(app, "#fix-result-ntp")
         assert "✔ PASS" in text_of(app, "#ntp-state") and "Synchronised: yes" in text_of(app, "#ntp-state")
         assert "ntp" not in demo_session.planned_fixes, "applied now: not planned again for the Review"
+
+
+async def test_page_down_scrolls_the_review_from_its_button(exim_session: WizardSession) -> None:
+    """At 60x20 the diff is below the fold; PgDn scrolls the page while the focus stays on the button."""
+    exim_session.run_all_checks()
+    exim_session.set_value("MAILCOW_HOSTNAME", "mail.example.org")
+    app = WizardApp(exim_session, start_step="review")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(pilot, lambda: exim_session.review_plan is not None and next_enabled(app), "review")
+        body = app.screen.query_one("#body")
+        assert body.scroll_y == 0 and app.screen.focused is app.screen.query_one("#next")
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: body.scroll_y > 0, "the page to scroll")
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: body.scroll_y == 0, "the page to scroll back")
+        assert app.screen.focused is app.screen.query_one("#next")

@@ -33,6 +33,10 @@ class StepScreen(Screen[None]):
         Binding("ctrl+n", "next", "Next"),
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
+        # The page scrolls from wherever the focus is (a button, a field): what is below the fold
+        # on a small terminal is one key away. A focused table or list keeps its own PgUp/PgDn.
+        Binding("pagedown", "scroll_body(1)", "Page down", show=False),
+        Binding("pageup", "scroll_body(-1)", "Page up", show=False),
     ]
 
     can_next: reactive[bool] = reactive(True, bindings=True)
@@ -112,6 +116,13 @@ class StepScreen(Screen[None]):
     def action_back(self) -> None:
         if self.can_back:
             self.wizard.prev_step(self.STEP)
+
+    def action_scroll_body(self, direction: int) -> None:
+        for body in self.query("#body").results(VerticalScroll):
+            if direction > 0:
+                body.scroll_page_down()
+            else:
+                body.scroll_page_up()
 
     def action_help(self) -> None:
         from mailcow_wizard.tui.screens.dialogs import HelpScreen

@@ -12,7 +12,8 @@ from textual.widgets import Button, Static
 
 COMMON_KEYS = (
     "Keys: Tab / Shift+Tab move between fields, arrows move in lists and tables, Enter presses a "
-    "button, Esc goes back one step, Ctrl+N goes to the next step, F1 or ? shows this help, "
+    "button, PgUp / PgDn scroll the page, Esc goes back one step, Ctrl+N goes to the next step, "
+    "F1 or ? shows this help, "
     "Ctrl+Q quits (it asks first while something is not saved)."
 )
 
