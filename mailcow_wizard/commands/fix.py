@@ -21,9 +21,29 @@ from mailcow_wizard.context import DEFAULT_MAILCOW_DIR, Context, make_context
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from mailcow_wizard.fixes import FIXES, FixOptions, Outcome, apply, get_fix, plan_fix, verify, write_log
 from mailcow_wizard.fixes.base import may_change
+from mailcow_wizard.fixes.swap import (
+    SWAP_SIZE_MAX_MIB,
+    SWAP_SIZE_MIN_MIB,
+    swap_file_problem,
+    swap_size_problem,
+)
 from mailcow_wizard.model import Status
 
 CHOICES = ("stop", "move", "bind")
+
+
+def swap_size(text: str) -> int:
+    """argparse type for --swap-size: whole MiB within the sane range (a bad value is exit 2)."""
+    try:
+        mib = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of MiB (e.g. 2048; allowed {SWAP_SIZE_MIN_MIB}-"
+            f"{SWAP_SIZE_MAX_MIB})") from None
+    problem = swap_size_problem(mib)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return mib
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,10 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("ntp, mtu, swap, hetzner-ipv6")
     g.add_argument("--servers", metavar="'HOST ...'", help="ntp: the NTP servers (default: pool.ntp.org)")
     g.add_argument("--mtu", type=int, metavar="N", help="mtu: the MTU to use (default: the uplink's)")
-    g.add_argument("--swap-size", type=int, metavar="MIB",
-                   help="swap: size in MiB (default: from RAM and disk)")
+    g.add_argument("--swap-size", type=swap_size, metavar="MIB",
+                   help=f"swap: size in MiB, {SWAP_SIZE_MIN_MIB}-{SWAP_SIZE_MAX_MIB} "
+                   "(default: from RAM and disk)")
     g.add_argument("--swap-file", default="/swapfile", metavar="PATH",
-                   help="swap: the file (default /swapfile)")
+                   help="swap: the file, an absolute path without whitespace, '#' or non-ASCII "
+                   "(default /swapfile)")
     g.add_argument("--keep-cloud-network", action="store_true",
                    help="hetzner-ipv6: do not switch cloud-init's network configuration off")
 
@@ -67,6 +89,9 @@ def _options(args: argparse.Namespace) -> FixOptions:
     if sets and args.choice not in (None, "move", "bind"):
         raise UsageError("--set goes with --choice move or --choice bind")
     choice = args.choice or ("move" if sets else None)
+    problem = swap_file_problem(args.swap_file)
+    if problem:
+        raise UsageError(f"--swap-file: {problem}")
     return FixOptions(choice=choice, sets=sets,
                       servers=tuple(args.servers.split()) if args.servers else (),
                       mtu=args.mtu, swap_mib=args.swap_size, swap_file=args.swap_file,

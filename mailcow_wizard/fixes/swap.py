@@ -24,6 +24,37 @@ KEEP_FREE_BYTES = 20 * GIB
 FALLOCATE_FS = frozenset({"ext4", "ext3", "xfs"})
 """File systems where a fallocate'd file is valid swap; elsewhere the file is written with dd."""
 TITLE = "Create a swap file"
+SWAP_SIZE_MIN_MIB = 64
+"""Smaller swap does nothing useful for mailcow (the automatic size is never below 512 MiB)."""
+SWAP_SIZE_MAX_MIB = 64 * 1024
+"""64 GiB: more swap than that only hides a host that is far too small; the disk check still applies."""
+
+
+def swap_file_problem(path: str) -> str | None:
+    """Why `path` cannot be the swap file, or None.
+
+    The path goes into /etc/fstab, whose fields are split on whitespace and where `#` starts a comment,
+    and into commands shown to the person: so only a plain absolute ASCII path without whitespace, `#`
+    or control characters is taken (fstab's octal escapes are not worth the surprise).
+    """
+    if not path.startswith("/") or path.endswith("/"):
+        return f"{path!r} is not an absolute file path (e.g. /swapfile)"
+    if not path.isascii():
+        return f"{path!r} contains non-ASCII characters; choose a plain path such as /swapfile"
+    bad = sorted({c for c in path if c.isspace() or c == "#" or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        shown = ", ".join("'#'" if c == "#" else repr(c) for c in bad)
+        return (f"{path!r} contains {shown}, which /etc/fstab cannot hold as written; "
+                "choose a path without whitespace, '#' or control characters")
+    return None
+
+
+def swap_size_problem(mib: int) -> str | None:
+    """Why `mib` is not a sane swap size, or None."""
+    if not SWAP_SIZE_MIN_MIB <= mib <= SWAP_SIZE_MAX_MIB:
+        return (f"{mib} MiB is outside {SWAP_SIZE_MIN_MIB}-{SWAP_SIZE_MAX_MIB} MiB "
+                f"({SWAP_SIZE_MIN_MIB} MiB to {SWAP_SIZE_MAX_MIB // 1024} GiB)")
+    return None
 
 
 def auto_size_mib(ram_bytes: int, free_bytes: int | None) -> int | None:
@@ -89,8 +120,11 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     """Create, format and enable a swap file, and add it to /etc/fstab once."""
     host = ctx.host
     path = options.swap_file
-    if not path.startswith("/") or path.endswith("/"):
-        return Plan("swap", TITLE, blocked=f"{path!r} is not an absolute file path")
+    problem = swap_file_problem(path)
+    if problem is None and options.swap_mib is not None:
+        problem = swap_size_problem(options.swap_mib)
+    if problem:
+        return Plan("swap", TITLE, blocked=problem)
     notes: list[str] = []
     try:
         mem = probe_meminfo(host)
@@ -108,7 +142,7 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
             "another file with --swap-file PATH."))
     else:
         free = free_bytes_at(host, path)
-        size = options.swap_mib or auto_size_mib(mem.total_bytes, free)
+        size = options.swap_mib if options.swap_mib is not None else auto_size_mib(mem.total_bytes, free)
         if size is None:
             return Plan("swap", TITLE, blocked="there is not enough free disk space for a swap file")
         if free is not None and size * MIB > free:

@@ -169,6 +169,48 @@ def test_swap_refuses_existing_foreign_file(make_root) -> None:  # noqa: ANN001
     assert plan.blocked and "already exists" in plan.blocked
 
 
+@pytest.mark.parametrize("path", ["/my swap", "/swap#file", "/swap\nfile", "/swap\tfile", "/sw\x7fap",
+                                  "/swäpfile", "swapfile", "/swapdir/"])
+def test_swap_file_path_fstab_cannot_hold_is_refused(path: str, make_root, capsys) -> None:  # noqa: ANN001
+    host = make_root({"/proc/meminfo": "MemTotal: 1000000 kB\n", "/etc/fstab": "# fstab\n"})
+    fstab = host.path("/etc/fstab").read_bytes()
+    plan = plan_fix("swap", Context(host, host.root), FixOptions(swap_file=path))
+    assert plan.blocked and not plan.steps
+    rc = main(["fix", "swap", "--root", str(host.root), "--yes", "--swap-file", path])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--swap-file" in err and "Traceback" not in err
+    assert host.path("/etc/fstab").read_bytes() == fstab
+
+
+def test_swap_file_plain_path_is_taken(make_root) -> None:  # noqa: ANN001
+    host = make_root({"/proc/meminfo": "MemTotal: 1000000 kB\n", "/etc/fstab": ""})
+    plan = plan_fix("swap", Context(host, host.root), FixOptions(swap_file="/var/lib/swap-1.img"))
+    assert not plan.blocked
+    assert plan.edits[0].after == "/var/lib/swap-1.img none swap sw 0 0\n"
+
+
+@pytest.mark.parametrize("size", ["-5", "0", "63", "65537", "1.5", "lots", ""])
+def test_swap_size_out_of_range_is_a_usage_error(size: str, make_root, capsys) -> None:  # noqa: ANN001
+    host = make_root({"/proc/meminfo": "MemTotal: 1000000 kB\n", "/etc/fstab": ""})
+    with pytest.raises(SystemExit) as exc:
+        main(["fix", "swap", "--root", str(host.root), "--dry-run", "--swap-size", size])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "--swap-size" in err and "64" in err and "65536" in err, err
+    # Callers other than the CLI (the TUI) get a blocked plan instead of `count=-5` or the auto size.
+    if size.lstrip("-").isdigit():
+        plan = plan_fix("swap", Context(host, host.root), FixOptions(swap_mib=int(size)))
+        assert plan.blocked and not plan.steps
+
+
+@pytest.mark.parametrize("size", ["64", "65536"])
+def test_swap_size_limits_are_taken(size: str, make_root) -> None:  # noqa: ANN001
+    host = make_root({"/proc/meminfo": "MemTotal: 1000000 kB\n", "/etc/fstab": ""})
+    assert main(["fix", "swap", "--root", str(host.root), "--dry-run", "--swap-size", size]) == 0
+    plan = plan_fix("swap", Context(host, host.root), FixOptions(swap_mib=int(size)))
+    assert f"count={size}" in plan.commands[0].shell or f"-l {size}M" in plan.commands[0].shell
+
+
 # -- ports ----------------------------------------------------------------------------------------
 
 def exim_root(tmp_path: Path, conf: bool = True) -> Path:
