@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file up as NAME.bak-YYYYMMDD-HHMMSS, applies, and re-runs the check. Under --root DIR every "
         "edited file lies below DIR (writable without root) and commands are listed as skipped. "
         "Plans and results are logged (MAILCOW_WIZARD_LOG, /var/log/mailcow-wizard.log as root, else "
-        "the user's state directory).")
+        "the user's state directory); --dry-run writes nothing, not even the log.")
     parser.add_argument("id", metavar="ID", help=f"the check to fix ({', '.join(FIXES)})")
     parser.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     parser.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     out.flush()
 
     if not plan.automatic or plan.blocked:
-        write_log(f"fix {fix_id} (plan only, {ctx.host!r})", plan.render(), ctx.host)
+        if not dry_run:  # --dry-run writes nothing at all, the log included
+            write_log(f"fix {fix_id} (plan only, {ctx.host!r})", plan.render(), ctx.host)
         if not plan.automatic:
             result = verify(fix_id, ctx)
             out.write("\n" + result.render())
@@ -155,7 +156,6 @@ def run(args: argparse.Namespace) -> int:
         print("\nThe fix could not be applied here; nothing was changed.", file=sys.stderr)
         return EXIT_USAGE
     if dry_run:
-        write_log(f"fix {fix_id} (dry run, {ctx.host!r})", plan.render(), ctx.host)
         out.write("\nDry run: nothing was changed.\n")
         return EXIT_OK
     if plan.nothing_to_do:

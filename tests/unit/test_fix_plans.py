@@ -403,6 +403,32 @@ def test_dry_run_touches_nothing(tmp_path: Path, capsys) -> None:  # noqa: ANN00
     assert {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize(("fix_id", "extra"), [
+    ("hetzner-ipv6", []),  # an automatic plan
+    ("swap", ["--swap-file", "/swapfile"]),  # blocked: /swapfile exists and is not swap
+    ("ports", []),  # blocked: no choice made
+    ("firewall", []),  # guidance only (no automatic fix)
+])
+def test_dry_run_writes_no_log(fix_id: str, extra: list[str], tmp_path: Path, capsys,  # noqa: ANN001
+                               monkeypatch: pytest.MonkeyPatch, no_compose) -> None:  # noqa: ANN001
+    root = exim_root(tmp_path)
+    shutil.copytree(HOSTS.parent / "fixes/hetzner/input", root, dirs_exist_ok=True)
+    (root / "swapfile").write_text("data")
+    (root / "proc").mkdir(exist_ok=True)
+    (root / "proc/meminfo").write_text("MemTotal: 1000000 kB\n")
+    log = tmp_path / "logs" / "wizard.log"
+    monkeypatch.setenv("MAILCOW_WIZARD_LOG", str(log))
+    before = {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    main(["fix", fix_id, "--root", str(root), "--dry-run", *extra])
+    capsys.readouterr()
+    assert not log.exists() and not log.parent.exists()
+    assert not (root / "var/log/mailcow-wizard.log").exists()
+    assert {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    # Without --dry-run the same command does log.
+    main(["fix", fix_id, "--root", str(root), "--yes", *extra])
+    assert log.exists()
+
+
 def test_hetzner_verifies_as_passing(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     root = tmp_path / "r"
     shutil.copytree(HOSTS.parent / "fixes/hetzner/input", root)
