@@ -12,19 +12,39 @@ from mailcow_wizard.records import dataclass, field
 DEFAULT_MAILCOW_DIR = Path("/opt/mailcow-dockerized")
 
 
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """A regular file's first bytes; None for anything else (a FIFO would block, a device never end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def looks_like_mailcow(path: Path) -> bool:
     """A mailcow-dockerized checkout has a docker-compose.yml that names mailcow's services."""
-    compose = path / "docker-compose.yml"
-    try:
-        with open(compose, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(256 * 1024)
-    except OSError:
-        return False
-    return "mailcow" in head
+    head = _read_regular(path / "docker-compose.yml", 256 * 1024)
+    return head is not None and b"mailcow" in head
 
 
-def default_mailcow_dir(cwd: Path | None = None) -> Path:
-    """The current directory when it is a mailcow checkout, else /opt/mailcow-dockerized."""
+def default_mailcow_dir(cwd: Path | None = None, root: str | None = None) -> Path:
+    """The current directory when it is a mailcow checkout, else /opt/mailcow-dockerized.
+
+    Under --root the default lies below the root too, so that a fixture or image tree is never mixed
+    with the running system's checkout; an explicit --mailcow-dir is always taken as given.
+    """
+    if root is not None:
+        return Path(root).absolute() / str(DEFAULT_MAILCOW_DIR).lstrip("/")
     here = cwd or Path.cwd()
     return here if looks_like_mailcow(here) else DEFAULT_MAILCOW_DIR
 
@@ -49,9 +69,8 @@ def read_existing_conf(path: Path) -> dict[str, str]:
     Values are what Docker Compose and python-dotenv read (quotes, inline comments, last one wins),
     from the conf engine's loss-free parser.
     """
-    try:
-        data = path.read_bytes()
-    except OSError:
+    data = _read_regular(path, 4 * 1024 * 1024)
+    if data is None:
         return {}
     from mailcow_wizard.conf import parse_conf_values
 
@@ -77,5 +96,5 @@ def make_context(root: str | None = None, mailcow_dir: str | None = None) -> Con
             raise UsageError(f"--mailcow-dir {mailcow_dir}: not a directory")
         md = md.absolute()
     else:
-        md = default_mailcow_dir()
+        md = default_mailcow_dir(root=root)
     return Context(host=host, mailcow_dir=md, conf=read_existing_conf(md / "mailcow.conf"))

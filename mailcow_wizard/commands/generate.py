@@ -52,7 +52,7 @@ def _mailcow_dir(args: argparse.Namespace) -> Path:
     from mailcow_wizard.context import default_mailcow_dir
 
     if args.mailcow_dir is None:
-        return default_mailcow_dir()
+        return default_mailcow_dir(root=args.root)
     d = Path(args.mailcow_dir).expanduser().absolute()
     if not d.exists():
         raise UsageError(f"--mailcow-dir {args.mailcow_dir}: no such directory")
@@ -71,12 +71,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{mdir} does not exist; pass --mailcow-dir with your mailcow-dockerized checkout")
     ctx = make_context(args.root, str(mdir))
     answers = _parse_sets(args.sets)
-    hostname = args.hostname if args.hostname is not None else os.environ.get("MAILCOW_HOSTNAME")
-    if hostname is not None:
-        answers["MAILCOW_HOSTNAME"] = hostname
-    tz = args.timezone if args.timezone is not None else os.environ.get("MAILCOW_TZ")
-    if tz is not None:
-        answers["TZ"] = tz
+    # Strongest first: --hostname/--timezone, then --set, then the environment.
+    for key, option, env in (("MAILCOW_HOSTNAME", args.hostname, "MAILCOW_HOSTNAME"),
+                             ("TZ", args.timezone, "MAILCOW_TZ")):
+        if option is not None:
+            answers[key] = option
+        elif key not in answers and os.environ.get(env) is not None:
+            answers[key] = os.environ[env]
 
     plan = plan_conf(mdir, ctx.host, profile=args.profile, answers=answers,
                      accept_recommendations=args.accept_recommendations)
@@ -94,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"recommendation: {rec.key}={rec.value} [{state}]: {rec.reason}", file=err)
     for issue in plan.warnings:
         print(f"warning: {issue.message}", file=err)
+    file_errors = [i for i in plan.errors if i.key == plan.path.name]
+    if file_errors:
+        # The file itself is unusable (a symlink, not a regular file): its keys were never read, so
+        # listing them as missing would mislead.
+        raise ConfError("; ".join(i.message for i in file_errors) + "; nothing written")
     if plan.errors:
         keys = sorted({i.key for i in plan.errors})
         hints = {"MAILCOW_HOSTNAME": " (pass --hostname FQDN or set MAILCOW_HOSTNAME)",

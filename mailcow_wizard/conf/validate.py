@@ -26,6 +26,16 @@ PORT_KEYS = ("HTTP_PORT", "HTTPS_PORT", "SMTP_PORT", "SMTPS_PORT", "SUBMISSION_P
 """Every key that publishes a port on the host (HTTP(S) take their address from *_BIND)."""
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+SHELL_NAMES = frozenset({
+    "PATH", "IFS", "ENV", "BASH_ENV", "CDPATH", "HOME", "SHELL", "SHELLOPTS", "BASHOPTS", "GLOBIGNORE",
+    "PS1", "PS2", "PS4", "PROMPT_COMMAND", "PWD", "OLDPWD", "UID", "EUID", "PPID", "HOSTNAME", "TMPDIR",
+    "PYTHONPATH", "PYTHONHOME", "PERL5LIB", "NODE_OPTIONS", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME",
+    "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT",
+})
+"""Names bash, the loader, Docker or an interpreter act on: mailcow's scripts `source` mailcow.conf as root,
+so setting one there would change which programs they run or how (PATH=/tmp/evil), not configure mailcow."""
+SHELL_PREFIXES = ("LD_", "BASH_", "BASH_FUNC")
 _LABEL_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _SAN_LABEL_RE = re.compile(r"(\*|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)\Z")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
@@ -314,6 +324,9 @@ def check_value(key: str, value: str, spec: KeySpec | None) -> list[Issue]:
     """The rules of one key alone (inertness first, then its own rule); [] when the value is fine."""
     if not _KEY_RE.match(key):
         return [Issue(key, "key", f"{key!r} is not a valid variable name (letters, digits, _)")]
+    if spec is None and (key in SHELL_NAMES or key.startswith(SHELL_PREFIXES)):
+        return [Issue(key, "key", f"{key}: not a mailcow setting; bash and Docker act on this name, so "
+                      "mailcow's scripts that source mailcow.conf would change behaviour")]
     bad = check_inert(key, value, spec)
     if bad is not None:
         return [bad]

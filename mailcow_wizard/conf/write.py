@@ -289,7 +289,8 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, profile: str
             flagged.add(key)
     issues += value_issues + _line_issues(doc, flagged)
     if compose is _AUTO:
-        compose = find_compose()
+        # Under --root no command runs: Compose judges only files meant for the running system.
+        compose = find_compose() if host.live else None
     return ConfPlan(path=path, profile=profile, profile_reason=reason, schema=schema, old_bytes=old,
                     document=doc, values=final, changed_keys=changed_keys, issues=issues,
                     recommendations=recs, applied=applied, notes=notes,

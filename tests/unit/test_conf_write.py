@@ -390,3 +390,58 @@ def test_write_permission_error_becomes_conf_error(checkout, host: Host, monkeyp
     with pytest.raises(ConfError, match="permission denied"):
         write_conf(p)
     assert (d / "mailcow.conf").read_bytes() == before
+
+
+# -- found in review: shell names, precedence, the default directory under --root, odd files -------
+
+@pytest.mark.parametrize("key", ["PATH", "IFS", "BASH_ENV", "LD_PRELOAD", "SHELLOPTS", "DOCKER_HOST"])
+def test_generate_refuses_names_bash_or_docker_act_on(checkout, root: Path, capsys, key: str) -> None:
+    d = checkout("current")
+    assert gen(d, root, "--hostname", "mail.example.org", "--set", f"{key}=/tmp/evil") == 2
+    assert f"{key}: not a mailcow setting" in capsys.readouterr().err
+    assert not (d / "mailcow.conf").exists()
+
+
+def test_set_beats_the_environment(checkout, root: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MAILCOW_HOSTNAME", "env.example.org")
+    monkeypatch.setenv("MAILCOW_TZ", "Asia/Tokyo")
+    d = checkout("current")
+    assert gen(d, root, "--set", "MAILCOW_HOSTNAME=set.example.org", "--set", "TZ=Europe/Paris") == 0
+    values = dict(dotenv_values(d / "mailcow.conf"))
+    assert values["MAILCOW_HOSTNAME"] == "set.example.org" and values["TZ"] == "Europe/Paris"
+
+
+def test_default_mailcow_dir_lies_under_root(tmp_path: Path) -> None:
+    from mailcow_wizard.context import default_mailcow_dir, make_context
+
+    assert default_mailcow_dir(root=str(tmp_path)) == tmp_path / "opt" / "mailcow-dockerized"
+    assert make_context(str(tmp_path)).mailcow_dir == tmp_path / "opt" / "mailcow-dockerized"
+
+
+def test_plan_under_root_runs_no_compose(checkout, root: Path, monkeypatch) -> None:
+    import mailcow_wizard.conf.write as write_mod
+
+    monkeypatch.setattr(write_mod, "find_compose", lambda: pytest.fail("Compose looked up under --root"))
+    answers = {"MAILCOW_HOSTNAME": "mail.example.org"}
+    plan = write_mod.plan_conf(checkout("current"), Host(root), answers=answers)
+    assert plan.compose is None
+
+
+def test_fifo_at_mailcow_conf_does_not_hang(tmp_path: Path) -> None:
+    from mailcow_wizard.context import looks_like_mailcow, read_existing_conf
+
+    os.mkfifo(tmp_path / "mailcow.conf")
+    os.mkfifo(tmp_path / "docker-compose.yml")
+    assert read_existing_conf(tmp_path / "mailcow.conf") == {}
+    assert looks_like_mailcow(tmp_path) is False
+
+
+def test_symlinked_conf_is_named_alone(checkout, root: Path, tmp_path: Path, capsys) -> None:
+    d = checkout("current")
+    real = tmp_path / "elsewhere.conf"
+    real.write_text("MAILCOW_HOSTNAME=mail.example.org\n")
+    os.symlink(real, d / "mailcow.conf")
+    assert gen(d, root, "--set", "SMTP_PORT=2525") == 2
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and "is missing" not in err
+    assert real.read_text() == "MAILCOW_HOSTNAME=mail.example.org\n"
