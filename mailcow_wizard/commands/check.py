@@ -61,6 +61,14 @@ def _utf8(stream: object) -> bool:
     return str(getattr(stream, "encoding", "") or "").lower().replace("-", "") .startswith("utf8")
 
 
+def _fix_label(fix_id: str) -> str:
+    """'Automatic fix' only where `fix` changes something; guidance-only fixes (firewall) say so."""
+    from mailcow_wizard.fixes import FIXES  # the human report only; --json never loads the fixes
+
+    spec = FIXES.get(fix_id)
+    return "Automatic fix" if spec is None or spec.automatic else "Step by step"
+
+
 def render_plain(findings: list[Finding], out: TextIO) -> None:
     """The report for pipes, logs and terminals without rich: no colour, no wrapping, one line per check."""
     symbols = SYMBOLS if _utf8(out) else ASCII_SYMBOLS
@@ -73,7 +81,7 @@ def render_plain(findings: list[Finding], out: TextIO) -> None:
         for f in problems:
             out.write(f"\n{symbols[f.status]} {f.id}: {f.summary}\n{f.remedy}\n")
             if f.fix:
-                out.write(f"Automatic fix: mailcow-wizard fix {f.fix}\n")
+                out.write(f"{_fix_label(f.fix)}: mailcow-wizard fix {f.fix}\n")
     out.write(f"\n{_counts_line(findings)}\n")
 
 
@@ -103,7 +111,7 @@ def render_rich(findings: list[Finding]) -> None:
             # Remedies carry their own line breaks (commands must not be re-wrapped).
             console.print(escape(f.remedy), soft_wrap=True)
             if f.fix:
-                console.print(f"[dim]Automatic fix:[/dim] mailcow-wizard fix {escape(f.fix)}")
+                console.print(f"[dim]{_fix_label(f.fix)}:[/dim] mailcow-wizard fix {escape(f.fix)}")
     console.print(f"\n{_counts_line(findings)}")
 
 

@@ -56,3 +56,10 @@ def test_plain_report_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) ->
     assert "\x1b[" not in out  # no colour codes in a pipe
     assert "mailcow-wizard fix swap" in out
     assert out.rstrip().endswith("skipped")
+
+
+def test_guidance_only_fix_is_not_called_automatic(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["check", "--root", str(HOSTS / "firewalld-rocky9"), "--only", "firewall"])
+    out = capsys.readouterr().out
+    assert "Step by step: mailcow-wizard fix firewall" in out
+    assert "Automatic fix: mailcow-wizard fix firewall" not in out
