@@ -347,14 +347,22 @@ def _keep_owner(path: Path | int, st: os.stat_result) -> None:
         os.chown(path, st.st_uid, st.st_gid)
 
 
+def write_refusal(real: Path) -> str | None:
+    """Why `atomic_write` will not write `real` at all, or None; asked before a backup is made."""
+    if real.is_symlink():
+        return f"{real} is a symbolic link; edit the file it points to ({os.readlink(real)}) by hand"
+    return None
+
+
 def atomic_write(real: Path, data: bytes, mode: int = 0o644) -> None:
     """Write via a temporary file in the same directory, fsync, rename: never half a file.
 
     An existing file keeps its mode and owner; a new one gets `mode`. Missing parent directories
     are created (0755).
     """
-    if real.is_symlink():
-        raise OSError(f"{real} is a symbolic link; edit the file it points to ({os.readlink(real)}) by hand")
+    refusal = write_refusal(real)
+    if refusal:
+        raise OSError(refusal)
     real.parent.mkdir(parents=True, exist_ok=True)
     try:
         st: os.stat_result | None = os.stat(real)
@@ -397,8 +405,15 @@ def _apply_edit(edit: FileEdit, host: Host, now: datetime) -> StepResult:
         if edit.writer is not None:
             backup = edit.writer(edit)
             return StepResult(edit, StepState.DONE, backup=backup)
+        refusal = write_refusal(edit.real_path)
+        if refusal:  # refused before anything is made: no stray backup beside an untouched file
+            return StepResult(edit, StepState.FAILED, f"could not write {edit.path}: {refusal}")
         backup_path = make_backup(edit.real_path, now) if edit.before is not None else None
-        atomic_write(edit.real_path, encode(edit.after), edit.mode)
+        try:
+            atomic_write(edit.real_path, encode(edit.after), edit.mode)
+        except BaseException:
+            _drop_unused_backup(backup_path, edit)
+            raise
     except OSError as exc:
         return StepResult(edit, StepState.FAILED, f"could not write {edit.path}: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - a delegated writer's error becomes a failed step
@@ -406,6 +421,15 @@ def _apply_edit(edit: FileEdit, host: Host, now: datetime) -> StepResult:
     return StepResult(edit, StepState.DONE,
                       "created" if edit.before is None else "",
                       backup=shown_path(host, backup_path) if backup_path else None)
+
+
+def _drop_unused_backup(backup: Path | None, edit: FileEdit) -> None:
+    """After a failed write the file is still as it was, so its fresh backup is only clutter."""
+    if backup is None:
+        return
+    with contextlib.suppress(OSError):
+        if read_current(edit.real_path) == edit.before:
+            os.unlink(backup)
 
 
 def _run_command(cmd: Command, host: Host) -> StepResult:

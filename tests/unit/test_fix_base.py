@@ -124,6 +124,36 @@ def test_file_changed_since_plan_is_not_overwritten(tmp_path: Path) -> None:
     assert result.steps[1].state is StepState.NOT_RUN
 
 
+def test_refused_symlink_edit_leaves_nothing_behind(tmp_path: Path) -> None:
+    real = tmp_path / "real.conf"
+    real.write_text("old\n")
+    link = tmp_path / "etc" / "linked.conf"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    edit = base.file_edit_at(link, "/etc/linked.conf", "new\n", "test")
+    assert edit.before == "old\n"
+    result = apply(Plan("swap", "t", (edit,)), Host(tmp_path, live=False), log=False, privileged=True)
+    assert result.outcome is Outcome.FAILED
+    assert "symbolic link" in result.steps[0].message and result.steps[0].backup is None
+    assert sorted(p.name for p in link.parent.iterdir()) == ["linked.conf"]  # no stray .bak
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["etc", "real.conf"]
+    assert real.read_text() == "old\n" and link.is_symlink()
+
+
+def test_failed_write_drops_its_unused_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "fstab"
+    target.write_text("old\n")
+
+    def full(*_a: object, **_k: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(base, "atomic_write", full)
+    edit = base.file_edit_at(target, "/etc/fstab", "new\n", "test")
+    result = apply(Plan("swap", "t", (edit,)), Host(tmp_path, live=False), log=False, privileged=True)
+    assert result.outcome is Outcome.FAILED and "No space left" in result.steps[0].message
+    assert [p.name for p in tmp_path.iterdir()] == ["fstab"] and target.read_text() == "old\n"
+
+
 def test_plan_is_pure(tmp_path: Path) -> None:
     for case, fix in (("hetzner", "hetzner-ipv6"), ("swap-fstab", "swap"), ("ntp-missing", "ntp"),
                       ("mtu-override", "mtu")):
