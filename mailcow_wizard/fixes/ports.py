@@ -198,6 +198,29 @@ def _check_sets(sets: dict[str, str]) -> str | None:
     return None
 
 
+def _looks_secret(key: str, secret_keys: set[str]) -> bool:
+    return key in secret_keys or any(w in key for w in ("PASS", "KEY", "SECRET", "TOKEN"))
+
+
+def change_summary(asked: dict[str, str], changed: list[str], final: dict[str, str],
+                   secret_keys: set[str]) -> str:
+    """Every key the one mailcow.conf write changes, the asked ones first.
+
+    The conf engine may change more than was asked in the same write (DOCKER_COMPOSE_VERSION, forced
+    SKIP_* values, missing secrets); the step says so, as the diff does. Secret values stay hidden.
+    """
+    def show(key: str) -> str:
+        if _looks_secret(key, secret_keys):
+            return f"{key} (new secret, hidden)"
+        return f"{key}={final.get(key, asked.get(key, ''))}"
+
+    text = "set " + ", ".join(show(k) for k in asked)
+    extra = [k for k in changed if k not in asked]
+    if extra:
+        text += "; the same write also sets " + ", ".join(show(k) for k in extra)
+    return text
+
+
 def conf_edit(ctx: Context, values: dict[str, str]) -> FileEdit | str:
     """The mailcow.conf change, planned and later written by the conf engine (or why it cannot be)."""
     from mailcow_wizard.conf.write import plan_conf, write_conf
@@ -216,7 +239,8 @@ def conf_edit(ctx: Context, values: dict[str, str]) -> FileEdit | str:
         res = write_conf(cplan)
         return shown_path(host, res.backup) if res.backup else None
 
-    why = "set " + ", ".join(f"{k}={v}" for k, v in values.items())
+    why = change_summary(values, cplan.changed_keys, cplan.values,
+                         {k.name for k in cplan.schema.keys if k.secret})
     return FileEdit(path=shown_path(host, path), real_path=path, before=decode(cplan.old_bytes or b""),
                     after=decode(cplan.new_bytes), why=why, mode=0o600, writer=write, shown_diff=cplan.diff())
 

@@ -263,6 +263,27 @@ def test_ports_move_writes_through_conf_engine(tmp_path: Path, capsys, no_compos
     assert "DBPASS" not in out or "<hidden>" in out
 
 
+def test_ports_step_names_every_key_the_conf_write_changes(tmp_path: Path, no_compose,  # noqa: ANN001
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    root = exim_root(tmp_path)
+    conf = root / "opt/mailcow-dockerized/mailcow.conf"
+    conf.write_text(conf.read_text().replace("\nDBPASS=", "\n#DBPASS="))  # a secret to generate
+    monkeypatch.setattr("mailcow_wizard.conf.write.compose_flavour", lambda host: ("standalone", "test"))
+    plan = plan_fix("ports", Context(Host(root, live=False), root / "opt/mailcow-dockerized"),
+                    FixOptions(choice="move"))
+    edit = plan.edits[0]
+    why = edit.describe()
+    diff = edit.diff()
+    assert why.startswith("edit /opt/mailcow-dockerized/mailcow.conf: set SMTP_PORT=2525; the same write")
+    assert "DOCKER_COMPOSE_VERSION=standalone" in why and "+DOCKER_COMPOSE_VERSION=standalone" in diff
+    assert "DBPASS (new secret, hidden)" in why and "DBPASS=<hidden>" in diff
+    added = {ln[1:].split("=", 1)[0] for ln in diff.splitlines()
+             if ln.startswith("+") and not ln.startswith("+++") and "=" in ln and not ln.startswith("+#")}
+    assert added and all(key in why for key in added), (added, why)
+    generated = edit.after.split("\nDBPASS=", 1)[1].split("\n", 1)[0]
+    assert generated not in why
+
+
 def test_ports_stop_without_systemd_is_explained(tmp_path: Path, no_compose) -> None:  # noqa: ANN001
     root = exim_root(tmp_path)
     shutil.rmtree(root / "run/systemd", ignore_errors=True)
