@@ -58,6 +58,11 @@ class Issue:
     """A sentence that starts with the key and says what is wrong and what is allowed."""
     level: str = ERROR
 
+    @property
+    def is_error(self) -> bool:
+        """Errors block the write (and Next in the wizard); warnings do not."""
+        return self.level == ERROR
+
     def __str__(self) -> str:
         return self.message
 

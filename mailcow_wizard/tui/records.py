@@ -10,31 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailcow_wizard.conf.recommend import Recommendation
+from mailcow_wizard.conf.validate import Issue
 from mailcow_wizard.model import Finding
 
-
-@dataclass(frozen=True)
-class Issue:
-    """One validation message for a mailcow.conf key: an error blocks Next, a warning does not."""
-
-    key: str
-    level: str
-    message: str
-    rule: str = ""
-
-    @property
-    def is_error(self) -> bool:
-        return self.level == "error"
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """A RAM-based suggestion for a y/n key, with the reason a person can judge."""
-
-    key: str
-    value: str
-    reason: str
-    forced: bool = False
+__all__ = ["Issue", "Recommendation"]  # the conf engine's own records, handed on to the screens
 
 
 @dataclass

@@ -194,7 +194,6 @@ class WizardSession:
 
     def _load(self) -> None:
         """Read what mailcow.conf would say with no answers (existing file, defaults, host TZ)."""
-        from mailcow_wizard.tui.records import Recommendation
 
         self.wait_for_host()
         from mailcow_wizard.conf import plan_conf
@@ -210,7 +209,7 @@ class WizardSession:
             plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, profile=self.generation, compose=None,
                              local=self._local, strict_addresses=self.ctx.host.live)
             base = dict(plan.values)
-            self._recs = [Recommendation(r.key, r.value, r.reason, r.forced) for r in plan.recommendations]
+            self._recs = list(plan.recommendations)
             self._prefilled = False
             self._base_values = base
             self._values = self.initial_values()
@@ -390,12 +389,11 @@ class WizardSession:
         with keys the wizard does not show are found too.
         """
         from mailcow_wizard.conf import validate_values
-        from mailcow_wizard.tui.records import Issue
 
         answers = dict(self.values if values is None else values)
         full = {**self.base_values, **answers}
         found = validate_values(full, self.schema, local=self._local, strict_addresses=self.ctx.host.live)
-        return [Issue(i.key, i.level, i.message, i.rule) for i in found]
+        return list(found)
 
     def issues_for(self, key: str, values: Mapping[str, str] | None = None) -> list[Issue]:
         return [i for i in self.validate(values) if i.key == key]
@@ -448,11 +446,10 @@ class WizardSession:
 
     def conf_errors(self) -> list[Issue]:
         """Errors in the reviewed plan (the whole file, including lines the wizard does not edit)."""
-        from mailcow_wizard.tui.records import Issue
 
         if self.review_plan is None:
             return [i for i in self.validate() if i.is_error]
-        return [Issue(i.key, i.level, i.message, i.rule) for i in self.review_plan.errors]
+        return list(self.review_plan.errors)
 
     def write_conf(self) -> WriteOutcome:
         """Write mailcow.conf through the engine's atomic path (nothing under --dry-run)."""
