@@ -42,6 +42,8 @@ class FixOutcome:
     dry_run: bool = False
     read_only: bool = False
     """Not root: nothing was changed; `lines` say what to run as root instead."""
+    not_run: tuple[str, ...] = ()
+    """Commands of the fix listed but not run (under --root no command runs): still to do on the host."""
 
 
 @dataclass

@@ -539,6 +539,15 @@ class WizardSession:
                 host = f"[{choice.value}]" if ":" in choice.value else choice.value
                 self.values[var] = f"{host}:{port or PORT_VARIABLES.get(var, '')}"
 
+    def unresolved_conflicts(self) -> list[Conflict]:
+        """Conflicts with no complete choice yet: mailcow cannot publish those ports as configured."""
+        pending: dict[str, Conflict] = {}
+        for c in self.conflicts():
+            ch = self.port_choices.get(c.variable)
+            if c.variable not in pending and (ch is None or (ch.kind in ("move", "bind") and not ch.value)):
+                pending[c.variable] = c
+        return list(pending.values())
+
     def units_to_stop(self) -> list[str]:
         units = []
         for c in self.conflicts():
@@ -610,7 +619,8 @@ class WizardSession:
                 result = apply(plan, self.ctx.host, privileged=not self.read_only)
                 lines = result.render().rstrip("\n").splitlines()
                 lines += [f"(already done for another change: {c})" for c in shared]
-                outcome = FixOutcome(view.check_id, result.ok, lines)
+                outcome = FixOutcome(view.check_id, result.ok, lines,
+                                     not_run=tuple(c.shell for c in result.skipped_commands))
                 with self._lock:
                     self.ran_commands.update(r.step.shell for r in result.steps if r.state is StepState.DONE
                                              and r.step.kind == "command")

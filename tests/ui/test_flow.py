@@ -485,3 +485,21 @@ async def test_page_down_scrolls_the_review_from_its_button(exim_session: Wizard
         await pilot.press("pageup")
         await wait_for(pilot, lambda: body.scroll_y == 0, "the page to scroll back")
         assert app.screen.focused is app.screen.query_one("#next")
+
+
+async def test_unresolved_conflict_is_named_on_review_and_done(exim_session: WizardSession) -> None:
+    """Going on without resolving port 25 is allowed, but Review and Done say mailcow will not start."""
+    app = WizardApp(exim_session)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_next(pilot, app, "checks")
+        await wait_for(pilot, exim_session.checks_done, "all checks")
+        await go_next(pilot, app, "ports")
+        await advance_to(pilot, app, "config")
+        app.screen.query_one("#hostname", Input).value = "mail.example.org"
+        await go_next(pilot, app, "review")
+        await wait_for(pilot, lambda: exim_session.review_plan is not None and next_enabled(app), "review")
+        target = text_of(app, "#review-target")
+        assert "Still blocking" in target and "port 25 (SMTP_PORT) is held by exim4" in target
+        await go_next(pilot, app, "done")
+        await wait_for(pilot, lambda: "Still failing" in text_of(app, "#done-checks"), "the re-check")
+        assert "will not start cleanly yet" in text_of(app, "#done-next")

@@ -49,10 +49,17 @@ class DoneScreen(StepScreen):
                 text.append("Backup of the old file: ", style="bold")
                 text.append(f"{w.backup}\n")
         titles = {spec.id: spec.title for spec in s.check_specs()}
+        not_run: list[str] = []
         for outcome in s.applied:
             state = ("dry run, nothing changed" if outcome.dry_run
-                     else "applied" if outcome.ok else "not applied")
+                     else "not applied" if not outcome.ok
+                     else "files changed, commands not run" if outcome.not_run else "applied")
             text.append(f"Fix for {titles.get(outcome.check_id, outcome.check_id)}: {state}\n")
+            not_run += [c for c in outcome.not_run if c not in not_run]
+        if not_run:
+            text.append("Not run here (no command runs under --root); run them on that host:\n", style="bold")
+            for line in not_run:
+                text.append(f"  {line}\n")
         commands = s.root_commands() if s.read_only else []
         if commands:
             text.append("Still to do as root (the wizard changed nothing on the system):\n", style="bold")
@@ -63,9 +70,13 @@ class DoneScreen(StepScreen):
         text.rstrip()
         return text
 
-    def _next(self) -> Text:
+    def _next(self, blocked: bool = False) -> Text:
         text = Text()
-        text.append("Next, start mailcow:\n", style="bold")
+        if blocked:
+            text.append("mailcow will not start cleanly yet: fix what still fails (below), then start it:\n",
+                        style="bold red")
+        else:
+            text.append("Next, start mailcow:\n", style="bold")
         for cmd in self.session.next_commands():
             text.append(f"  {cmd}\n")
         text.rstrip()
@@ -94,6 +105,8 @@ class DoneScreen(StepScreen):
                 text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
         text.rstrip()
         self.query_one("#done-checks", Static).update(text)
+        if bad:
+            self.query_one("#done-next", Static).update(self._next(blocked=True))
 
     def action_next(self) -> None:
         self.app.exit(0)
