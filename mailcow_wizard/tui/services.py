@@ -718,7 +718,13 @@ class WizardSession:
         return self.final_findings
 
     def next_commands(self) -> list[str]:
-        return [f"cd {self.mailcow_dir} && docker compose pull && docker compose up -d"]
+        """How to start mailcow from here; first how to get it, when the directory is no checkout yet."""
+        start = f"cd {self.mailcow_dir} && docker compose pull && docker compose up -d"
+        if (self.mailcow_dir / "docker-compose.yml").is_file():
+            return [start]
+        return ["# no docker-compose.yml there yet: fetch mailcow-dockerized beside the new mailcow.conf",
+                f"git clone https://github.com/mailcow/mailcow-dockerized /tmp/mailcow-src && "
+                f"cp -an /tmp/mailcow-src/. {self.mailcow_dir}/", start]
 
 
 _AUTO = object()

@@ -503,3 +503,12 @@ async def test_unresolved_conflict_is_named_on_review_and_done(exim_session: Wiz
         await go_next(pilot, app, "done")
         await wait_for(pilot, lambda: "Still failing" in text_of(app, "#done-checks"), "the re-check")
         assert "will not start cleanly yet" in text_of(app, "#done-next")
+
+
+def test_next_commands_say_how_to_get_mailcow_when_the_directory_has_none(tmp_path: Path) -> None:
+    ctx = Context(host=fixture_host("ports-exim"), mailcow_dir=tmp_path, conf={})
+    commands = WizardSession(ctx, environ=ENV).next_commands()
+    assert any("git clone https://github.com/mailcow/mailcow-dockerized" in c for c in commands)
+    assert commands[-1] == f"cd {tmp_path} && docker compose pull && docker compose up -d"
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    assert WizardSession(ctx, environ=ENV).next_commands() == [commands[-1]]

@@ -67,7 +67,8 @@ class WelcomeScreen(StepScreen):
                         style="bold")
         else:
             text.append("No mailcow.conf yet: a new one will be written.")
-        text.append("\nmailcow generation (detected from its docker-compose.yml; you may change it):")
+        text.append("\nmailcow generation (read from its docker-compose.yml, today's when there is none; "
+                    "you may change it):")
         return text
 
     def _mode_text(self) -> str:
