@@ -99,9 +99,14 @@ class ConfPlan:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def secret_keys(self) -> set[str]:
+        """Keys whose values are never shown: the schema's secrets and the password-like extras."""
+        return {k.name for k in self.schema.keys if k.secret} | set(_SECRET_LIKE)
+
     def diff(self, show_secrets: bool = False) -> str:
         """Unified diff old -> new (secret values hidden unless asked for)."""
-        secret_keys = {k.name for k in self.schema.keys if k.secret} | set(_SECRET_LIKE)
+        secret_keys = self.secret_keys
         old = (self.old_bytes or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
         new = self.new_bytes.decode("utf-8", errors="replace").splitlines(keepends=True)
         if not show_secrets:

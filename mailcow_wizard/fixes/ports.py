@@ -198,10 +198,6 @@ def _check_sets(sets: dict[str, str]) -> str | None:
     return None
 
 
-def _looks_secret(key: str, secret_keys: set[str]) -> bool:
-    return key in secret_keys or any(w in key for w in ("PASS", "KEY", "SECRET", "TOKEN"))
-
-
 def change_summary(asked: dict[str, str], changed: list[str], final: dict[str, str],
                    secret_keys: set[str]) -> str:
     """Every key the one mailcow.conf write changes, the asked ones first.
@@ -210,7 +206,7 @@ def change_summary(asked: dict[str, str], changed: list[str], final: dict[str, s
     SKIP_* values, missing secrets); the step says so, as the diff does. Secret values stay hidden.
     """
     def show(key: str) -> str:
-        if _looks_secret(key, secret_keys):
+        if key in secret_keys:
             return f"{key} (new secret, hidden)"
         return f"{key}={final.get(key, asked.get(key, ''))}"
 
@@ -239,8 +235,7 @@ def conf_edit(ctx: Context, values: dict[str, str]) -> FileEdit | str:
         res = write_conf(cplan)
         return shown_path(host, res.backup) if res.backup else None
 
-    why = change_summary(values, cplan.changed_keys, cplan.values,
-                         {k.name for k in cplan.schema.keys if k.secret})
+    why = change_summary(values, cplan.changed_keys, cplan.values, cplan.secret_keys)
     return FileEdit(path=shown_path(host, path), real_path=path, before=decode(cplan.old_bytes or b""),
                     after=decode(cplan.new_bytes), why=why, mode=0o600, writer=write, shown_diff=cplan.diff())
 
