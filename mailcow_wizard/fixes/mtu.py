@@ -58,6 +58,16 @@ def _dump(y: YAML, data: Any) -> str:
     return buf.getvalue()
 
 
+def _child_map(parent: CommentedMap, key: str, where: str) -> CommentedMap:
+    """parent[key] as a mapping, created empty when absent; ValueError when it holds something else."""
+    child = parent.get(key)
+    if child is None:
+        child = parent[key] = CommentedMap()
+    if not isinstance(child, CommentedMap):
+        raise ValueError(f"{where} is not a mapping")
+    return child
+
+
 def merge_mtu(text: str | None, mtu: int) -> str:
     """The override with mailcow-network's MTU set; ValueError when the existing file is not YAML
     we can safely edit. Everything else in the file stays as it was."""
@@ -77,24 +87,9 @@ def merge_mtu(text: str | None, mtu: int) -> str:
     data = y.load(text)
     if not isinstance(data, CommentedMap):
         raise ValueError(f"{OVERRIDE} does not hold a mapping at the top level")
-    networks = data.get("networks")
-    if networks is None:
-        networks = CommentedMap()
-        data["networks"] = networks
-    if not isinstance(networks, CommentedMap):
-        raise ValueError(f"'networks' in {OVERRIDE} is not a mapping")
-    net = networks.get(NETWORK)
-    if net is None:
-        net = CommentedMap()
-        networks[NETWORK] = net
-    if not isinstance(net, CommentedMap):
-        raise ValueError(f"'networks: {NETWORK}' in {OVERRIDE} is not a mapping")
-    opts = net.get("driver_opts")
-    if opts is None:
-        opts = CommentedMap()
-        net["driver_opts"] = opts
-    if not isinstance(opts, CommentedMap):
-        raise ValueError(f"'driver_opts' of {NETWORK} in {OVERRIDE} is not a mapping")
+    networks = _child_map(data, "networks", f"'networks' in {OVERRIDE}")
+    net = _child_map(networks, NETWORK, f"'networks: {NETWORK}' in {OVERRIDE}")
+    opts = _child_map(net, "driver_opts", f"'driver_opts' of {NETWORK} in {OVERRIDE}")
     if str(opts.get(MTU_OPT, "")).strip("'\"") == str(mtu):
         return text
     opts[MTU_OPT] = mtu
