@@ -78,7 +78,7 @@ class _LazySubcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Sequence[str] | str | None, option_string: str | None = None) -> None:
-        name = values[0] if isinstance(values, list | tuple) and values else None
+        name = values[0] if isinstance(values, (list, tuple)) and values else None
         sub = self._name_parser_map.get(name) if isinstance(name, str) else None
         if sub is not None and not getattr(sub, "_mcw_loaded", False):
             importlib.import_module(f"mailcow_wizard.commands.{name}").add_arguments(sub)

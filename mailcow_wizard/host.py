@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Optional
 
 from mailcow_wizard.errors import ProbeError
 from mailcow_wizard.records import dataclass, field
@@ -36,7 +37,7 @@ class CommandResult:
         return self.returncode == 0
 
 
-Runner = Callable[[Sequence[str], float], CommandResult | None]
+Runner = Callable[[Sequence[str], float], Optional[CommandResult]]
 """Runs argv with a timeout; returns None when the program does not exist or could not start."""
 
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum
 from typing import Any
 
 from mailcow_wizard.records import dataclass, field
+
+
+class StrEnum(str, Enum):
+    """`enum.StrEnum` (3.11) for Python 3.9: members are their value in str(), format() and JSON."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    __format__ = str.__format__
 
 
 class Status(StrEnum):

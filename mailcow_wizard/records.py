@@ -16,7 +16,14 @@ outside the check path keep using `dataclasses`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:  # only type checkers read it; importing typing_extensions would load inspect on the check path
+
+    def dataclass_transform(**_: Any) -> Callable[[T], T]:
+        return lambda f: f
 
 T = TypeVar("T", bound=type)
 
@@ -104,7 +111,7 @@ def _build(cls: type, frozen: bool) -> type:
         given = len(args)
         if given > count:
             raise TypeError(f"{qualname}() takes {count} positional arguments but {given} were given")
-        for name, value in zip(field_names, args, strict=False):
+        for name, value in zip(field_names, args):
             set_field(self, name, value)
         for name in field_names[given:]:
             if name in kwargs:

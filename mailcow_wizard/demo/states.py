@@ -134,5 +134,5 @@ def _steady_cursors(app: object) -> None:
 
     for screen in app.screen_stack:  # type: ignore[attr-defined]
         for widget in screen.query("*"):
-            if isinstance(widget, Input | TextArea):
+            if isinstance(widget, (Input, TextArea)):
                 widget.cursor_blink = False

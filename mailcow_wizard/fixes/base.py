@@ -25,12 +25,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
+from typing import Union
 
 from mailcow_wizard.context import Context, read_existing_conf
 from mailcow_wizard.host import Host
-from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.model import Finding, Status, StrEnum
 
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
@@ -134,7 +134,7 @@ class Command:
         return f"run `{self.shell}`: {self.why}"
 
 
-Step = FileEdit | Command
+Step = Union[FileEdit, Command]
 
 
 @dataclass(frozen=True)

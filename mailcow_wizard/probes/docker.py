@@ -217,7 +217,7 @@ def ask_engine(path: str, timeout: float = API_TIMEOUT) -> tuple[DockerVersion |
         return None, f"not running (nothing answers on {path})"
     except PermissionError:
         return None, f"permission denied on {path}"
-    except TimeoutError:
+    except socket.timeout:  # TimeoutError from 3.10 on, a distinct class in 3.9
         return None, f"no answer on {path} within {timeout:g} s"
     except OSError as exc:
         return None, f"cannot talk to {path}: {exc.strerror or exc}"

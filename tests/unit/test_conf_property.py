@@ -81,7 +81,7 @@ def _bash_read(path: Path, keys: list[str]) -> dict[str, str]:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == b"", proc.stderr  # nothing was run as a command
     parts = proc.stdout.split(b"\0")[:-1]
-    return dict(zip(keys, (p.decode() for p in parts), strict=True))
+    return dict(zip(keys, (p.decode() for p in parts), ))
 
 
 def _check(path: Path, data: bytes, expected: dict[str, str]) -> None:

@@ -159,7 +159,7 @@ class ChecksScreen(StepScreen):
             text.append("What to do: ", style="bold")
             text.append(finding.remedy + "\n")
         for key, value in finding.details.items():
-            if isinstance(value, list | dict) and not value:
+            if isinstance(value, (list, dict)) and not value:
                 continue
             text.append(f"{key}: ", style="dim")
             text.append(f"{_short(value)}\n")
