@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from mailcow_wizard.errors import UsageError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
-from mailcow_wizard.records import dataclass, field
 
 DEFAULT_MAILCOW_DIR = Path("/opt/mailcow-dockerized")
 
@@ -49,7 +49,7 @@ def default_mailcow_dir(cwd: Path | None = None, root: str | None = None) -> Pat
     return here if looks_like_mailcow(here) else DEFAULT_MAILCOW_DIR
 
 
-@dataclass
+@record
 class Context:
     """Everything a check needs to know besides the host's own facts."""
 

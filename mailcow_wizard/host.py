@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from mailcow_wizard.errors import ProbeError
-from mailcow_wizard.records import dataclass, field
+from mailcow_wizard.fastrecord import field, record
 
 MAX_READ = 4 * 1024 * 1024
 """Host files we read are small; a larger one is cut here rather than read whole."""
@@ -23,7 +23,7 @@ SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 """Where `which` looks under a non-live root, where PATH of the running system means nothing."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandResult:
     """What a command printed and how it ended."""
 
@@ -61,7 +61,7 @@ def subprocess_runner(argv: Sequence[str], timeout: float) -> CommandResult | No
     return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
 
-@dataclass
+@record
 class FakeRunner:
     """A runner for tests: answers argv prefixes with recorded results and remembers every call."""
 

@@ -1,8 +1,13 @@
-"""Facts about mailcow itself that several layers share: its published ports and their variables."""
+"""Facts about mailcow itself that several layers share: its generations and published ports."""
 
 from __future__ import annotations
 
 import ipaddress
+
+GENERATIONS = ("current", "2020")
+"""The generations of mailcow: dockerized we know, newest first: today's (FTS) and the Solr era (end of 2020).
+
+Which one a checkout is comes from its docker-compose.yml (`conf.schema.detect_generation`)."""
 
 PORT_VARIABLES: dict[str, int] = {
     "HTTP_PORT": 80,

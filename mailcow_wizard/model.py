@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from mailcow_wizard.records import dataclass, field
+from mailcow_wizard.fastrecord import field, record
 
 
 class StrEnum(str, Enum):
@@ -26,7 +26,7 @@ class Status(StrEnum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finding:
     """One check's verdict: what is wrong, why it matters (details), and what to do (remedy)."""
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import WizardError
+from mailcow_wizard.fastrecord import record
 from mailcow_wizard.model import Finding, Status
-from mailcow_wizard.records import dataclass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckSpec:
     """A check's stable id, a short title for lists, and the function that runs it."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import record
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.docker import ElDocker, probe_el_docker
 from mailcow_wizard.probes.osinfo import OsInfo, probe_os
 from mailcow_wizard.probes.virt import CONTAINER, NAS, NONE, OPENVZ, VM, WSL, VirtInfo, probe_virt
-from mailcow_wizard.records import dataclass
 
 # -- virtualization ------------------------------------------------------------------------------
 
@@ -74,7 +74,7 @@ def check_virtualization(ctx: Context) -> Finding:
 
 # -- os ------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DistroSupport:
     """How Docker CE treats a distribution: releases from `minimum` on are packaged by Docker;
     `newest` is the newest release this table knows (later ones pass with a note)."""

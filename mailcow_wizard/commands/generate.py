@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 from mailcow_wizard.errors import EXIT_OK, UsageError
+from mailcow_wizard.mailcow import GENERATIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=("current", "2020"),
+    parser.add_argument("--generation", "--profile", dest="generation", choices=GENERATIONS,
                         help="mailcow generation (default: detected from the checkout's docker-compose.yml)")
     parser.add_argument("--hostname", metavar="FQDN",
                         help="MAILCOW_HOSTNAME, e.g. mail.example.org (default: $MAILCOW_HOSTNAME, "
@@ -79,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
         elif key not in answers and os.environ.get(env) is not None:
             answers[key] = os.environ[env]
 
-    plan = plan_conf(mdir, ctx.host, profile=args.profile, answers=answers,
+    plan = plan_conf(mdir, ctx.host, generation=args.generation, answers=answers,
                      accept_recommendations=args.accept_recommendations)
     err = sys.stderr
-    print(f"mailcow generation: {plan.profile} ({plan.profile_reason})", file=err)
+    print(f"mailcow generation: {plan.generation} ({plan.generation_reason})", file=err)
     for note in plan.notes:
         print(f"note: {note}", file=err)
     for rec in plan.recommendations:

@@ -12,7 +12,7 @@ _EXPORTS = {
     "ComposeTool": "compose", "Verdict": "compose", "find_compose": "compose", "judge": "compose",
     "ConfDocument": "document",
     "Recommendation": "recommend", "recommend": "recommend",
-    "PROFILES": "schema", "KeySpec": "schema", "Schema": "schema", "detect_profile": "schema",
+    "GENERATIONS": "schema", "KeySpec": "schema", "Schema": "schema", "detect_generation": "schema",
     "get_schema": "schema",
     "Issue": "validate", "check_value": "validate", "field_errors": "validate", "local_addresses": "validate",
     "validate_values": "validate",

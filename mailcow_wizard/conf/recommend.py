@@ -36,8 +36,8 @@ def _gib(n: int) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
-def recommend(mem: MemInfo | None, profile: str) -> list[Recommendation]:
-    """Recommendations for `profile` ("current"/"2020") on a host with `mem` (None: RAM unknown)."""
+def recommend(mem: MemInfo | None, generation: str) -> list[Recommendation]:
+    """Recommendations for `generation` ("current"/"2020") on a host with `mem` (None: RAM unknown)."""
     if mem is None:
         return []
     total = mem.total_bytes
@@ -51,7 +51,7 @@ def recommend(mem: MemInfo | None, profile: str) -> list[Recommendation]:
         recs.append(Recommendation(
             "SKIP_CLAMD", "y", f"{ram}; at or below {_gib(CLAMD_MAX)} ClamAV (about 1 GiB by itself) leaves "
             "too little for the rest"))
-    if profile == "2020":
+    if generation == "2020":
         if total <= SOLR_FORCED_MAX:
             recs.append(Recommendation(
                 "SKIP_SOLR", "y", f"forced: RAM {_gib(total)} is at or below {_gib(SOLR_FORCED_MAX)}, where "

@@ -3,7 +3,7 @@
 Two generations exist in the wild. The Solr era (end of 2020) knows `SKIP_SOLR`, `SOLR_HEAP` and
 `SOLR_PORT` and binds HTTP(S) to 0.0.0.0 by default; today's (Flatcurve FTS) has `SKIP_FTS`, `FTS_HEAP`,
 `FTS_PROCS`, `REDISPASS`, `ENABLE_IPV6`, `DOCKER_COMPOSE_VERSION` and empty binds. Which one a checkout
-is comes from its docker-compose.yml (see `detect_profile`). The comments here are ours; only facts
+is comes from its docker-compose.yml (see `detect_generation`). The comments here are ours; only facts
 (names, defaults, formats) come from mailcow.
 """
 
@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-PROFILES = ("current", "2020")
-"""The generations we know, newest first."""
+from mailcow_wizard.mailcow import GENERATIONS
 
 SAFE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/@,+=%")
 """Characters that mean the same to bash `source`, Docker Compose and python-dotenv in an unquoted value."""
@@ -282,7 +281,7 @@ def _2020() -> list[KeySpec]:
 class Schema:
     """The keys of one generation, in the order a new file lists them."""
 
-    profile: str
+    generation: str
     keys: tuple[KeySpec, ...]
 
     def __post_init__(self) -> None:
@@ -307,16 +306,16 @@ class Schema:
 _SCHEMAS: dict[str, Schema] = {}
 
 
-def get_schema(profile: str) -> Schema:
-    """The schema of `profile` ("current" or "2020"); ValueError for anything else."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown mailcow generation {profile!r} (choose current or 2020)")
-    if profile not in _SCHEMAS:
-        _SCHEMAS[profile] = Schema(profile, tuple(_current() if profile == "current" else _2020()))
-    return _SCHEMAS[profile]
+def get_schema(generation: str) -> Schema:
+    """The schema of `generation` ("current" or "2020"); ValueError for anything else."""
+    if generation not in GENERATIONS:
+        raise ValueError(f"unknown mailcow generation {generation!r} (choose current or 2020)")
+    if generation not in _SCHEMAS:
+        _SCHEMAS[generation] = Schema(generation, tuple(_current() if generation == "current" else _2020()))
+    return _SCHEMAS[generation]
 
 
-def detect_profile(mailcow_dir: Path | None) -> tuple[str, str]:
+def detect_generation(mailcow_dir: Path | None) -> tuple[str, str]:
     """Which generation a checkout is, and why we think so (its docker-compose.yml tells)."""
     if mailcow_dir is None:
         return "current", "no mailcow checkout given; assuming today's mailcow"

@@ -25,7 +25,7 @@ from pathlib import Path
 from mailcow_wizard.conf.compose import ComposeTool, Verdict, compose_flavour, find_compose, judge
 from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.recommend import Recommendation, recommend
-from mailcow_wizard.conf.schema import SECTIONS, KeySpec, Schema, detect_profile, get_schema
+from mailcow_wizard.conf.schema import SECTIONS, KeySpec, Schema, detect_generation, get_schema
 from mailcow_wizard.conf.validate import ERROR, WARNING, Issue, local_addresses, validate_values
 from mailcow_wizard.errors import ParseError, ProbeError, WizardError
 from mailcow_wizard.host import Host
@@ -56,8 +56,8 @@ class ConfPlan:
     """Everything `generate`, the wizard and the fixes need to show and then write one mailcow.conf."""
 
     path: Path
-    profile: str
-    profile_reason: str
+    generation: str
+    generation_reason: str
     schema: Schema
     old_bytes: bytes | None
     document: ConfDocument
@@ -178,7 +178,7 @@ def _new_document(schema: Schema, values: Mapping[str, str]) -> ConfDocument:
     """A complete commented file in schema order for `values` (optional keys only when set)."""
     out = [
         "# mailcow.conf: settings of this mailcow: dockerized installation.\n",
-        f"# Written by mailcow-wizard for mailcow's {schema.profile} generation. bash sources this file\n",
+        f"# Written by mailcow-wizard for mailcow's {schema.generation} generation. bash sources this file\n",
         "# and Docker Compose reads it as .env, so values carry no quotes, spaces or shell characters.\n",
         "# Change values with `mailcow-wizard generate --set KEY=VALUE`; comments and order are kept.\n",
     ]
@@ -202,7 +202,7 @@ def _new_document(schema: Schema, values: Mapping[str, str]) -> ConfDocument:
     return doc
 
 
-def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, profile: str | None = None,
+def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: str | None = None,
               answers: Mapping[str, str] | None = None, accept_recommendations: bool = False,
               mem: MemInfo | None | object = _AUTO, local: Collection[str] | None | object = _AUTO,
               strict_addresses: bool | None = None, compose: ComposeTool | None | object = _AUTO) -> ConfPlan:
@@ -216,11 +216,11 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, profile: str
     path = mdir / CONF_NAME
     answers = dict(answers or {})
     notes: list[str] = []
-    if profile is None:
-        profile, reason = detect_profile(mdir)
+    if generation is None:
+        generation, reason = detect_generation(mdir)
     else:
-        reason = f"--profile {profile}"
-    schema = get_schema(profile)
+        reason = "chosen, not detected"
+    schema = get_schema(generation)
     old, issues = _read_old(path)
     doc = ConfDocument.parse(old) if old is not None else ConfDocument()
     existing = doc.values()
@@ -255,7 +255,7 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, profile: str
         except (ProbeError, ParseError) as exc:
             mem = None
             notes.append(f"no RAM-based recommendations: {exc}")
-    recs = recommend(mem if isinstance(mem, MemInfo) else None, profile)
+    recs = recommend(mem if isinstance(mem, MemInfo) else None, generation)
     applied: list[str] = []
     for rec in recs:
         if rec.key in answers:
@@ -296,7 +296,7 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, profile: str
     if compose is _AUTO:
         # Under --root no command runs: Compose judges only files meant for the running system.
         compose = find_compose() if host.live else None
-    return ConfPlan(path=path, profile=profile, profile_reason=reason, schema=schema, old_bytes=old,
+    return ConfPlan(path=path, generation=generation, generation_reason=reason, schema=schema, old_bytes=old,
                     document=doc, values=final, changed_keys=changed_keys, issues=issues,
                     recommendations=recs, applied=applied, notes=notes,
                     compose=compose if isinstance(compose, ComposeTool) else None)

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.services import (
     init_name,
@@ -23,7 +24,6 @@ from mailcow_wizard.probes.services import (
     unit_active,
     unit_enabled_on_disk,
 )
-from mailcow_wizard.records import dataclass, field
 
 # -- the kernel's view: adjtimex ---------------------------------------------------------------------
 
@@ -58,7 +58,7 @@ class Timex(ctypes.Structure):
     ]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KernelClock:
     """The kernel's NTP state, decoded."""
 
@@ -140,7 +140,7 @@ def parse_timedatectl_show(text: str) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Timedatectl:
     """What `timedatectl show` said, or why it could not be asked."""
 
@@ -241,7 +241,7 @@ def parse_openntpd_conf(text: str) -> list[str]:
     return parse_ntp_style_conf(text, "openntpd ntpd.conf")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NtpServiceSpec:
     """How to recognise one NTP client: its daemon, process name, units and config files."""
 
@@ -277,7 +277,7 @@ NTP_SERVICES: tuple[NtpServiceSpec, ...] = (
 """Known NTP clients. Several ship /usr/sbin/ntpd, so a config file decides which one it is."""
 
 
-@dataclass
+@record
 class NtpService:
     """One NTP client found on the host and how sure we are it keeps the clock."""
 
@@ -360,7 +360,7 @@ def probe_ntp_services(host: Host) -> list[NtpService]:
 
 # -- everything together -----------------------------------------------------------------------------
 
-@dataclass
+@record
 class ClockFacts:
     """All we know about the clock: the kernel's view, timedatectl's, and the NTP clients."""
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import SEARCH_PATH, CommandResult, Host
-from mailcow_wizard.records import dataclass, field
 
 ComposeKind = Literal["native", "standalone"]
 MIN_SERVER_MAJOR = 24
@@ -79,7 +79,7 @@ def parse_compose_version(text: str) -> str:
     return rest[1:] if rest.startswith("v") else rest
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DockerVersion:
     """Client and server versions; the server's only when the daemon answered."""
 
@@ -232,7 +232,7 @@ def ask_engine(path: str, timeout: float = API_TIMEOUT) -> tuple[DockerVersion |
         return None, f"{path} does not answer like Docker Engine: {exc}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     """Where the docker CLI would find the daemon."""
 
@@ -256,7 +256,7 @@ def docker_endpoint(environ: Mapping[str, str], config: Mapping[str, Any]) -> En
     return Endpoint(DEFAULT_SOCKET, f"unix://{DEFAULT_SOCKET}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SocketAccess:
     """Who may open the socket, to say why permission was denied and what fixes it."""
 
@@ -360,7 +360,7 @@ def installed_packages(host: Host, wanted: Iterable[str]) -> dict[str, str]:
     return {name: upstream_version(v) for name, v in parse_dpkg_versions(raw, wanted).items()}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ComposeInfo:
     """Which Compose v2 mailcow can use, how to run it, and what else was found."""
 
@@ -376,7 +376,7 @@ class ComposeInfo:
     """Where the version comes from: a dpkg package name, or the command that printed it."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DockerInfo:
     cli: str | None
     dockerd: str | None
@@ -544,7 +544,7 @@ def compose_argv(kind: ComposeKind) -> list[str]:
 DOCKER_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RpmPackage:
     name: str
     evr: str
@@ -624,7 +624,7 @@ def parse_package_log(text: str) -> dict[str, str]:
     return state
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class YumRepo:
     file: str
     section: str
@@ -686,7 +686,7 @@ def is_el7_docker_repo(repo: YumRepo) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ElDocker:
     """Installed Docker packages (and from where we know) and repos pointing at CentOS 7 builds."""
 

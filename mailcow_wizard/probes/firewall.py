@@ -9,9 +9,9 @@ the commands on a live host, the files everywhere (also under --root).
 from __future__ import annotations
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.services import list_processes, unit_active, unit_enabled_on_disk
-from mailcow_wizard.records import dataclass, field
 
 UFW_CONF = "/etc/ufw/ufw.conf"
 FIREWALLD_PIDFILE = "/var/run/firewalld.pid"
@@ -69,7 +69,7 @@ def parse_iptables_rules(text: str, chain: str) -> tuple[str | None, list[str]]:
     return policy, rules
 
 
-@dataclass
+@record
 class FirewallTool:
     """What we learnt about one firewall manager and from which signal."""
 
@@ -81,7 +81,7 @@ class FirewallTool:
     signal: str | None = None
 
 
-@dataclass
+@record
 class FirewallFacts:
     """firewalld and ufw state, and the iptables chains that matter to Docker (when readable)."""
 

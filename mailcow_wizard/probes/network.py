@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
-from mailcow_wizard.records import dataclass, field
 
 RTF_UP = 0x0001
 RTF_GATEWAY = 0x0002
@@ -27,7 +27,7 @@ SIOCGIFMTU = 0x8921
 IFNAMSIZ = 16
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Route:
     """One routing table line, reduced to what choosing the default route needs."""
 
@@ -149,7 +149,7 @@ def interface_mtu(host: Host, iface: str, ioctl: Callable[[str], int] = ioctl_mt
     return parse_mtu(host.read_text(sysfs, limit=64)), sysfs
 
 
-@dataclass
+@record
 class DefaultRouteMtu:
     """The interface of one family's default route and its MTU (None when it could not be read)."""
 
@@ -161,7 +161,7 @@ class DefaultRouteMtu:
     error: str | None = None
 
 
-@dataclass
+@record
 class MtuFacts:
     """Default routes per family (None: no such route) and why a table could not be read."""
 
@@ -263,7 +263,7 @@ def probe_override_mtu(mailcow_dir: Path) -> int | None:
 CLOUD_INIT_FILES = ("/etc/network/interfaces.d/50-cloud-init.cfg", "/etc/network/interfaces.d/50-cloud-init")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AliasInet6:
     """An `iface IF:N inet6 ...` stanza: IPv6 on an alias, which Docker's IPv6 NAT does not pick up."""
 
@@ -299,7 +299,7 @@ def parse_cloud_init_interfaces(text: str) -> list[AliasInet6]:
             for name, method, number in stanzas]
 
 
-@dataclass
+@record
 class CloudInitFacts:
     """Which cloud-init interfaces file exists (None: not a cloud-init ifupdown host) and its aliases."""
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import re
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import record
 from mailcow_wizard.host import Host
-from mailcow_wizard.records import dataclass
 
 OS_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release")
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ESCAPABLE = '\\$"`'
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OsInfo:
     """The distribution, as os-release spells it (ID lower case, VERSION_ID as written)."""
 

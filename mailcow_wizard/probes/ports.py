@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
-from mailcow_wizard.records import dataclass, field
 
 # -- netlink / sock_diag constants (linux/netlink.h, linux/sock_diag.h, linux/inet_diag.h) -----------
 NETLINK_SOCK_DIAG = 4
@@ -67,7 +67,7 @@ class Socket(NamedTuple):
     inode: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Listener:
     """A listening TCP socket and, when it can be seen, the process that owns it.
 
@@ -98,7 +98,7 @@ class Listener:
         }
 
 
-@dataclass
+@record
 class ListenerScan:
     """The listeners found and where the facts came from (for details and the TUI)."""
 
@@ -111,7 +111,7 @@ class ListenerScan:
     """False when some process directories could not be read (not root): owners may be unknown."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Conflict:
     """A listener that stands where mailcow wants to publish a port."""
 

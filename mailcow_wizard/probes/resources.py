@@ -8,11 +8,11 @@ import re
 from typing import Any
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
-from mailcow_wizard.records import dataclass, field
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemInfo:
     """What /proc/meminfo says, in bytes."""
 
@@ -62,7 +62,7 @@ def probe_meminfo(host: Host) -> MemInfo:
 _NOMINAL_RE = re.compile(r"@\s*([0-9]+(?:\.[0-9]+)?)\s*([GM])Hz", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CpuInfo:
     """What /proc/cpuinfo says about the processors."""
 
@@ -159,7 +159,7 @@ def probe_cpuinfo(host: Host) -> CpuInfo:
     return parse_cpuinfo(host.read_text("/proc/cpuinfo"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CpuSpeed:
     """The best figure for the CPU's speed we could find, and where it came from."""
 
@@ -237,7 +237,7 @@ DPKG_ARCH = {
 """dpkg's architecture names, in the `uname -m` spelling the check judges."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ArchInfo:
     """The machine type (as `uname -m` spells it) and which source told us."""
 
@@ -295,7 +295,7 @@ def parse_daemon_json(text: str) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DiskInfo:
     """Free space where Docker keeps (or will keep) its images and volumes."""
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import asdict, field, record
 from mailcow_wizard.host import Host
-from mailcow_wizard.records import asdict, dataclass, field
 
 DPKG_STATUS = "/var/lib/dpkg/status"
 DPKG_READ_LIMIT = 64 * 1024 * 1024
@@ -26,7 +26,7 @@ DPKG_READ_LIMIT = 64 * 1024 * 1024
 
 # -- processes and units -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Process:
     """One entry of the process table: pid, kernel short name (comm, 15 chars) and what it runs."""
 
@@ -214,7 +214,7 @@ def dpkg_installed(status: str) -> bool:
 
 # -- mail services ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MailServiceSpec:
     """How to recognise one mail server: its programs, packages, config paths, process names, units."""
 
@@ -254,7 +254,7 @@ MAIL_SERVICES: tuple[MailServiceSpec, ...] = (
 """The mail servers we look for. `/usr/sbin/sendmail` alone means nothing: every MTA installs one."""
 
 
-@dataclass
+@record
 class MailService:
     """What we found of one mail server on the host."""
 

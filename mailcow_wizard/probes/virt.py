@@ -12,8 +12,8 @@ when the files leave the answer open (see `files_decide`); the details then say 
 from __future__ import annotations
 
 from mailcow_wizard.errors import ProbeError
+from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
-from mailcow_wizard.records import dataclass, field
 
 NAS = "nas"
 OPENVZ = "openvz"
@@ -52,7 +52,7 @@ def category_of(kind: str) -> str:
     return UNKNOWN
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VirtSignal:
     """One piece of evidence: where it came from and what kind it points at."""
 
@@ -67,7 +67,7 @@ class VirtSignal:
         return f"{self.source}: {self.kind}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VirtInfo:
     """The verdict and all the evidence behind it."""
 

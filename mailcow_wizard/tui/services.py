@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from mailcow_wizard.checks import CHECKS, CheckSpec, get_spec, run_check
 from mailcow_wizard.context import Context, read_existing_conf
-from mailcow_wizard.mailcow import BIND_VARIABLES, NGINX_INTERNAL_PORTS, PORT_VARIABLES, split_port_spec
+from mailcow_wizard.mailcow import (
+    BIND_VARIABLES,
+    GENERATIONS,
+    NGINX_INTERNAL_PORTS,
+    PORT_VARIABLES,
+    split_port_spec,
+)
 from mailcow_wizard.model import Finding, Status
 
 if TYPE_CHECKING:
@@ -60,8 +66,6 @@ def __getattr__(name: str) -> Any:
         return getattr(records, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-GENERATIONS = ("current", "2020")
-"""mailcow's two generations of mailcow.conf: today's (FTS) and the Solr era (end of 2020)."""
 
 FIX_SCREENS = {"ports": "ports", "ntp": "ntp", "mtu": "mtu", "hetzner-ipv6": "other", "swap": "other",
                "firewall": "other", "mail-services": "other"}
@@ -141,9 +145,9 @@ class WizardSession:
         self.wait_for_host()
         with self._load_lock:
             if self._generation is None:
-                from mailcow_wizard.conf import detect_profile
+                from mailcow_wizard.conf import detect_generation
 
-                self._generation, self._generation_reason = detect_profile(self.ctx.mailcow_dir)
+                self._generation, self._generation_reason = detect_generation(self.ctx.mailcow_dir)
             return self._generation, self._generation_reason
 
     @property
@@ -206,7 +210,7 @@ class WizardSession:
 
                     with contextlib.suppress(Exception):
                         self._local = local_addresses()
-            plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, profile=self.generation, compose=None,
+            plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, generation=self.generation, compose=None,
                              local=self._local, strict_addresses=self.ctx.host.live)
             base = dict(plan.values)
             self._recs = list(plan.recommendations)
@@ -283,11 +287,11 @@ class WizardSession:
     def change_mailcow_dir(self, path: str | Path) -> None:
         """Point the wizard at another checkout: its mailcow.conf and generation (blocking)."""
         self.wait_for_host()
-        from mailcow_wizard.conf import detect_profile
+        from mailcow_wizard.conf import detect_generation
 
         mdir = Path(path).expanduser().absolute()
         conf = read_existing_conf(mdir / "mailcow.conf")
-        generation, reason = detect_profile(mdir)
+        generation, reason = detect_generation(mdir)
         with self._load_lock:
             self.ctx.mailcow_dir = mdir
             self.ctx.conf = conf
@@ -432,7 +436,7 @@ class WizardSession:
 
         compose: Any = None if (self.demo or self.dry_run) else _AUTO
         kwargs: dict[str, Any] = {} if compose is _AUTO else {"compose": None}
-        return plan_conf(self.ctx.mailcow_dir, self.ctx.host, profile=self.generation,
+        return plan_conf(self.ctx.mailcow_dir, self.ctx.host, generation=self.generation,
                          answers=dict(self.values), local=self._local,
                          strict_addresses=self.ctx.host.live, **kwargs)
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.system
 
 MAILCOW = REPO.parent / "shared" / "mailcow"
 V4, V6 = "198.18.7.5", "2001:db8:7::5"
-PROFILES = ("current", "2020")
+GENERATIONS = ("current", "2020")
 PORT_LINE = re.compile(r'^\s*-\s*"(?P<spec>\$\{[^"]+)"\s*$')
 VAR = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
@@ -84,11 +84,11 @@ def host(netns: NetnsFactory) -> Iterator[Netns]:
     yield ns
 
 
-def checkout(tmp_path: Path, profile: str) -> Path:
-    src = MAILCOW / f"docker-compose.{profile}.yml"
+def checkout(tmp_path: Path, generation: str) -> Path:
+    src = MAILCOW / f"docker-compose.{generation}.yml"
     if not src.is_file():
-        pytest.skip(f"mailcow's docker-compose.yml ({profile}) is not at {src}")
-    d = tmp_path / f"mailcow-{profile}"
+        pytest.skip(f"mailcow's docker-compose.yml ({generation}) is not at {src}")
+    d = tmp_path / f"mailcow-{generation}"
     d.mkdir()
     shutil.copy(src, d / "docker-compose.yml")
     return d
@@ -148,8 +148,8 @@ def compose_published(compose: list[str], d: Path) -> set[tuple[str, str, int]]:
             for s in config["services"].values() for p in s.get("ports") or []}
 
 
-def generate(host: Netns, d: Path, profile: str, sets: dict[str, str]):
-    args = ["generate", "--profile", profile, "--hostname", "mail.example.org", "--timezone", "UTC",
+def generate(host: Netns, d: Path, generation: str, sets: dict[str, str]):
+    args = ["generate", "--profile", generation, "--hostname", "mail.example.org", "--timezone", "UTC",
             "--mailcow-dir", str(d)]
     for k, v in sets.items():
         args += ["--set", f"{k}={v}"]
@@ -161,13 +161,13 @@ KEYS = ["HTTP_PORT", "HTTP_BIND", "HTTPS_PORT", "HTTPS_BIND", "SMTP_PORT", "SMTP
         "REDIS_PORT", "MAILCOW_HOSTNAME", "TZ"]
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("generation", GENERATIONS)
 @pytest.mark.parametrize("case", list(VALID))
-def test_generated_file_is_read_as_intended(host: Netns, tmp_path: Path, compose: list[str], profile: str,
+def test_generated_file_is_read_as_intended(host: Netns, tmp_path: Path, compose: list[str], generation: str,
                                             case: str) -> None:
     sets = VALID[case]
-    d = checkout(tmp_path, profile)
-    proc = generate(host, d, profile, sets)
+    d = checkout(tmp_path, generation)
+    proc = generate(host, d, generation, sets)
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
     conf = d / "mailcow.conf"

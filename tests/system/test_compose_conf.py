@@ -39,10 +39,10 @@ EXPECTED_PORTS = {("", "2525", 25), ("127.0.0.1", "5870", 587), ("::1", "9930", 
                   ("127.0.0.1", "8080", 8080), ("::1", "8443", 8443)}
 
 
-def _checkout(tmp_path: Path, profile: str) -> Path:
-    d = tmp_path / profile
+def _checkout(tmp_path: Path, generation: str) -> Path:
+    d = tmp_path / generation
     d.mkdir()
-    (d / "docker-compose.yml").write_bytes((MAILCOW / f"docker-compose.{profile}.yml").read_bytes())
+    (d / "docker-compose.yml").write_bytes((MAILCOW / f"docker-compose.{generation}.yml").read_bytes())
     return d
 
 
@@ -56,9 +56,9 @@ def _root(tmp_path: Path) -> Host:
 
 
 @needs_compose
-@pytest.mark.parametrize("profile", ["current", "2020"])
-def test_generated_file_passes_compose_and_publishes_the_asked_ports(tmp_path: Path, profile: str) -> None:
-    d = _checkout(tmp_path, profile)
+@pytest.mark.parametrize("generation", ["current", "2020"])
+def test_generated_file_passes_compose_and_publishes_the_asked_ports(tmp_path: Path, generation: str) -> None:
+    d = _checkout(tmp_path, generation)
     answers = {"MAILCOW_HOSTNAME": "mail.example.org", **ASKED}
     plan = plan_conf(d, _root(tmp_path), answers=answers, local=None, compose=TOOL)
     assert plan.ok, plan.errors
@@ -74,10 +74,10 @@ def test_generated_file_passes_compose_and_publishes_the_asked_ports(tmp_path: P
 
 
 @needs_compose
-@pytest.mark.parametrize("profile", ["current", "2020"])
-def test_mailcows_example_edited_in_place_still_passes_compose(tmp_path: Path, profile: str) -> None:
-    d = _checkout(tmp_path, profile)
-    (d / "mailcow.conf").write_bytes((MAILCOW / f"mailcow.conf.example.{profile}").read_bytes())
+@pytest.mark.parametrize("generation", ["current", "2020"])
+def test_mailcows_example_edited_in_place_still_passes_compose(tmp_path: Path, generation: str) -> None:
+    d = _checkout(tmp_path, generation)
+    (d / "mailcow.conf").write_bytes((MAILCOW / f"mailcow.conf.example.{generation}").read_bytes())
     plan = plan_conf(d, _root(tmp_path), answers={"SMTP_PORT": "127.0.0.1:2525"}, local=None, compose=TOOL)
     assert plan.ok, plan.errors
     result = write_conf(plan)

@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from mailcow_wizard.conf import parse_conf_values
 from mailcow_wizard.conf.document import ConfDocument, parse_line
-from mailcow_wizard.conf.schema import PROFILES
+from mailcow_wizard.conf.schema import GENERATIONS
 from tests.conftest import SHARED
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_example_round_trips_byte_for_byte_and_reads_like_dotenv(profile: str) -> None:
-    path = SHARED / "mailcow" / f"mailcow.conf.example.{profile}"
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_example_round_trips_byte_for_byte_and_reads_like_dotenv(generation: str) -> None:
+    path = SHARED / "mailcow" / f"mailcow.conf.example.{generation}"
     data = path.read_bytes()
     doc = ConfDocument.parse(data)
     assert doc.render() == data
@@ -23,9 +23,9 @@ def test_example_round_trips_byte_for_byte_and_reads_like_dotenv(profile: str) -
     assert all(line.inert for line in doc.lines if line.kind == "assign")
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_editing_one_value_changes_exactly_that_line(profile: str) -> None:
-    data = (SHARED / "mailcow" / f"mailcow.conf.example.{profile}").read_bytes()
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_editing_one_value_changes_exactly_that_line(generation: str) -> None:
+    data = (SHARED / "mailcow" / f"mailcow.conf.example.{generation}").read_bytes()
     doc = ConfDocument.parse(data)
     assert doc.set("SMTP_PORT", "127.0.0.1:2525")
     assert doc.render() == data.replace(b"\nSMTP_PORT=25\n", b"\nSMTP_PORT=127.0.0.1:2525\n")

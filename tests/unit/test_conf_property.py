@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailcow_wizard.conf.document import ConfDocument
-from mailcow_wizard.conf.schema import PROFILES, KeySpec, get_schema
+from mailcow_wizard.conf.schema import GENERATIONS, KeySpec, get_schema
 from mailcow_wizard.conf.validate import ERROR, check_value
 from mailcow_wizard.conf.write import _new_document
 from tests.conftest import SHARED
@@ -68,8 +68,8 @@ def _strategy(spec: KeySpec) -> st.SearchStrategy[str]:
     return st.one_of(options)
 
 
-def _accepted(values: dict[str, str], profile: str) -> dict[str, str]:
-    schema = get_schema(profile)
+def _accepted(values: dict[str, str], generation: str) -> dict[str, str]:
+    schema = get_schema(generation)
     return {k: v for k, v in values.items()
             if not [i for i in check_value(k, v, schema.get(k)) if i.level == ERROR]}
 
@@ -91,22 +91,22 @@ def _check(path: Path, data: bytes, expected: dict[str, str]) -> None:
     assert _bash_read(path, list(expected)) == expected
 
 
-def _drawn(profile: str) -> st.SearchStrategy[dict[str, str]]:
-    schema = get_schema(profile)
+def _drawn(generation: str) -> st.SearchStrategy[dict[str, str]]:
+    schema = get_schema(generation)
     custom = st.one_of(HOSTILE_TEXT, st.text("abc.,:/=", max_size=9))
     return st.fixed_dictionaries({spec.name: _strategy(spec) for spec in schema.keys},
                                  optional={"CUSTOM_KEY": custom})
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_accepted_values_read_back_identically_in_bash_and_dotenv(profile: str, tmp_path: Path) -> None:
-    schema = get_schema(profile)
-    example = (SHARED / "mailcow" / f"mailcow.conf.example.{profile}").read_bytes()
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_accepted_values_read_back_identically_in_bash_and_dotenv(generation: str, tmp_path: Path) -> None:
+    schema = get_schema(generation)
+    example = (SHARED / "mailcow" / f"mailcow.conf.example.{generation}").read_bytes()
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(_drawn(profile))
+    @given(_drawn(generation))
     def prop(drawn: dict[str, str]) -> None:
-        values = _accepted(drawn, profile)
+        values = _accepted(drawn, generation)
         new = _new_document(schema, values)
         _check(tmp_path / "mailcow.conf", new.render(), values)
         doc = ConfDocument.parse(example)

@@ -5,33 +5,34 @@ from __future__ import annotations
 import pytest
 
 from mailcow_wizard.conf.document import ConfDocument
-from mailcow_wizard.conf.schema import PROFILES, detect_profile, get_schema
+from mailcow_wizard.conf.schema import GENERATIONS, detect_generation, get_schema
 from mailcow_wizard.conf.validate import ERROR, WARNING, check_value, field_errors, validate_values
 from tests.conftest import SHARED
 
-EXAMPLES = {p: SHARED / "mailcow" / f"mailcow.conf.example.{p}" for p in PROFILES}
+EXAMPLES = {p: SHARED / "mailcow" / f"mailcow.conf.example.{p}" for p in GENERATIONS}
 
 
-def example_values(profile: str) -> dict[str, str]:
-    return ConfDocument.parse(EXAMPLES[profile].read_bytes()).values()
+def example_values(generation: str) -> dict[str, str]:
+    return ConfDocument.parse(EXAMPLES[generation].read_bytes()).values()
 
 
-def errors_of(key: str, value: str, profile: str = "current") -> list[str]:
-    spec = get_schema(profile).get(key)
+def errors_of(key: str, value: str, generation: str = "current") -> list[str]:
+    spec = get_schema(generation).get(key)
     return [i.message for i in check_value(key, value, spec) if i.level == ERROR]
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_mailcows_own_example_files_validate(profile: str) -> None:
-    issues = validate_values(example_values(profile), get_schema(profile), local=None, strict_addresses=False)
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_mailcows_own_example_files_validate(generation: str) -> None:
+    issues = validate_values(example_values(generation), get_schema(generation), local=None,
+                             strict_addresses=False)
     assert [i for i in issues if i.level == ERROR] == []
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_schema_knows_every_key_of_the_example(profile: str) -> None:
-    schema = get_schema(profile)
-    assert set(example_values(profile)) <= set(schema.names)
-    assert {k.name for k in schema.required} == set(example_values(profile))
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_schema_knows_every_key_of_the_example(generation: str) -> None:
+    schema = get_schema(generation)
+    assert set(example_values(generation)) <= set(schema.names)
+    assert {k.name for k in schema.required} == set(example_values(generation))
 
 
 def test_generation_specific_keys() -> None:
@@ -44,16 +45,16 @@ def test_generation_specific_keys() -> None:
     assert old.get("HTTP_BIND").default == "0.0.0.0" and cur.get("HTTP_BIND").default == ""
 
 
-def test_detect_profile_from_compose_file(tmp_path) -> None:
-    assert detect_profile(None)[0] == "current"
-    assert detect_profile(tmp_path)[0] == "current"
+def test_detect_generation_from_compose_file(tmp_path) -> None:
+    assert detect_generation(None)[0] == "current"
+    assert detect_generation(tmp_path)[0] == "current"
     (tmp_path / "docker-compose.yml").write_bytes(
         (SHARED / "mailcow" / "docker-compose.2020.yml").read_bytes())
-    assert detect_profile(tmp_path)[0] == "2020"
+    assert detect_generation(tmp_path)[0] == "2020"
     (tmp_path / "docker-compose.yml").write_bytes(
         (SHARED / "mailcow" / "docker-compose.current.yml").read_bytes())
-    profile, reason = detect_profile(tmp_path)
-    assert profile == "current" and "SKIP_FTS" in reason
+    generation, reason = detect_generation(tmp_path)
+    assert generation == "current" and "SKIP_FTS" in reason
 
 
 HOSTILE = [
@@ -197,8 +198,8 @@ def test_quoted_text_keys_allow_spaces_but_not_dollar() -> None:
     assert errors_of("WATCHDOG_SUBJECT", "it's")
 
 
-def base(profile: str = "current", **over: str) -> dict[str, str]:
-    values = example_values(profile)
+def base(generation: str = "current", **over: str) -> dict[str, str]:
+    values = example_values(generation)
     values.update(over)
     return values
 

@@ -36,10 +36,10 @@ def _no_compose(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def checkout(tmp_path: Path):
-    def make(profile: str = "current", conf: str | None = None) -> Path:
-        d = tmp_path / f"mailcow-{profile}"
+    def make(generation: str = "current", conf: str | None = None) -> Path:
+        d = tmp_path / f"mailcow-{generation}"
         d.mkdir(exist_ok=True)
-        (d / "docker-compose.yml").write_bytes((MAILCOW / f"docker-compose.{profile}.yml").read_bytes())
+        (d / "docker-compose.yml").write_bytes((MAILCOW / f"docker-compose.{generation}.yml").read_bytes())
         if conf is not None:
             (d / "mailcow.conf").write_bytes((MAILCOW / f"mailcow.conf.example.{conf}").read_bytes())
         return d
@@ -59,20 +59,20 @@ def plan(d: Path, host: Host, **kw):
 
 # -- new files ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("profile", ["current", "2020"])
-def test_new_file_complete_commented_and_private(checkout, host: Host, profile: str) -> None:
-    d = checkout(profile)
+@pytest.mark.parametrize("generation", ["current", "2020"])
+def test_new_file_complete_commented_and_private(checkout, host: Host, generation: str) -> None:
+    d = checkout(generation)
     p = plan(d, host, answers={"MAILCOW_HOSTNAME": "mail.example.org"})
-    assert p.profile == profile and p.ok, p.errors
+    assert p.generation == generation and p.ok, p.errors
     result = write_conf(p)
     text = (d / "mailcow.conf").read_text()
     values = dict(dotenv_values(d / "mailcow.conf"))
     assert values == p.values
     assert set(values) == {k.name for k in p.schema.required}
     assert values["TZ"] == "Europe/Berlin" and values["MAILCOW_HOSTNAME"] == "mail.example.org"
-    for key in ("DBPASS", "DBROOT") + (("REDISPASS",) if profile == "current" else ()):
+    for key in ("DBPASS", "DBROOT") + (("REDISPASS",) if generation == "current" else ()):
         assert len(values[key]) == 28 and values[key].isalnum()
-    if profile == "current":
+    if generation == "current":
         assert len(values["SOGO_URL_ENCRYPTION_KEY"]) == 16
         assert values["HTTP_BIND"] == ""
     else:
@@ -100,13 +100,13 @@ def test_missing_hostname_and_timezone_are_named(checkout, make_root) -> None:
 
 # -- existing files ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("profile", ["current", "2020"])
+@pytest.mark.parametrize("generation", ["current", "2020"])
 def test_set_smtp_port_in_mailcows_example_changes_exactly_that_line(checkout, host: Host,
-                                                                      profile: str) -> None:
-    d = checkout(profile, conf=profile)
+                                                                      generation: str) -> None:
+    d = checkout(generation, conf=generation)
     old = (d / "mailcow.conf").read_bytes()
     answers = {"SMTP_PORT": "127.0.0.1:2525"}
-    if profile == "current":
+    if generation == "current":
         answers["DOCKER_COMPOSE_VERSION"] = "native"  # the example's own value; no Compose probe here
     p = plan(d, host, answers=answers)
     assert p.ok, p.errors

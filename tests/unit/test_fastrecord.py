@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-from mailcow_wizard import records
+from mailcow_wizard import fastrecord as records
 
 
 def pair(frozen: bool) -> tuple[type, type]:
@@ -25,7 +25,7 @@ def pair(frozen: bool) -> tuple[type, type]:
     ns_rec["tags"] = records.field(default_factory=list)
     ns_rec["note"] = None
     dc = dataclasses.dataclass(frozen=frozen)(type("Item", (), dict(ns_dc, __qualname__="Item")))
-    rec = records.dataclass(frozen=frozen)(type("Item", (), dict(ns_rec, __qualname__="Item")))
+    rec = records.record(frozen=frozen)(type("Item", (), dict(ns_rec, __qualname__="Item")))
     return dc, rec
 
 
@@ -81,7 +81,7 @@ def test_mutable_records_assign_and_are_unhashable() -> None:
 
 
 def test_methods_and_properties_of_the_class_stay() -> None:
-    @records.dataclass(frozen=True)
+    @records.record(frozen=True)
     class Port:
         number: int
 
@@ -96,7 +96,7 @@ def test_methods_and_properties_of_the_class_stay() -> None:
 
 
 def test_classvars_are_not_fields() -> None:
-    @records.dataclass
+    @records.record
     class Limits:
         LIMIT: ClassVar[int] = 3
         value: int = 0
@@ -106,11 +106,11 @@ def test_classvars_are_not_fields() -> None:
 
 def test_unsupported_features_fail_loudly() -> None:
     with pytest.raises(TypeError, match="non-default argument"):
-        records.dataclass(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
+        records.record(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
     with pytest.raises(TypeError, match="InitVar"):
-        records.dataclass(type("Bad", (), {"__annotations__": {"a": "InitVar[int]"}}))
+        records.record(type("Bad", (), {"__annotations__": {"a": "InitVar[int]"}}))
     with pytest.raises(TypeError, match="__post_init__"):
-        records.dataclass(type("Bad", (), {"__annotations__": {"a": "int"}, "__post_init__": lambda s: None}))
+        records.record(type("Bad", (), {"__annotations__": {"a": "int"}, "__post_init__": lambda s: None}))
 
 
 def test_the_check_path_does_not_import_dataclasses() -> None:

@@ -1,18 +1,16 @@
-"""Plain record classes for the `check` path, like dataclasses but without compiling code at import.
+"""`@record`: dataclass-like classes built without `exec`, so `check --json` starts fast.
 
-`dataclasses.dataclass` writes `__init__`, `__repr__`, `__eq__`, `__hash__` (and, frozen, `__setattr__`
-and `__delattr__`) as source text and compiles each with `exec`: about half a millisecond per class.
-The forty-odd classes `mailcow-wizard check` loads made that, plus the `inspect`/`ast`/`tokenize`
-imports `dataclasses` pulls in, a fifth of the whole run. Here the same methods are shared closures over
-the field list, built in microseconds.
+Why it exists: `dataclasses.dataclass` compiles each generated method from source text with `exec`
+(about half a millisecond a class) and pulls in `inspect`, `ast` and `tokenize`; over the forty-odd
+classes of the `check` path that was a fifth of the whole run (benchmarks/bench_check.py measures it).
+Here the same methods are closures over the field list, built in microseconds.
 
-Supported, because the probes use it: `@dataclass` and `@dataclass(frozen=True)` over annotated fields,
+Supported, because the probes use it: `@record` and `@record(frozen=True)` over annotated fields,
 defaults, `field(default_factory=...)`, properties and methods, `asdict`, `replace` and `fields`.
 Anything else (InitVar, kw_only, slots, order, __post_init__, inheritance from a record with other
 options) raises at class creation, so nothing silently behaves differently from a dataclass. Modules
-outside the check path keep using `dataclasses`.
+outside the check path use the standard `dataclasses`.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -52,13 +50,13 @@ def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] = _MISS
 
 
 @overload
-def dataclass(cls: T, /) -> T: ...
+def record(cls: T, /) -> T: ...
 @overload
-def dataclass(*, frozen: bool = False) -> Callable[[T], T]: ...
+def record(*, frozen: bool = False) -> Callable[[T], T]: ...
 
 
 @dataclass_transform(field_specifiers=(field,))
-def dataclass(cls: Any = None, /, *, frozen: bool = False) -> Any:
+def record(cls: Any = None, /, *, frozen: bool = False) -> Any:
     """Make `cls` a record: `__init__` from its annotated fields, `__repr__`, `__eq__`, and for frozen
     ones `__hash__` and no assignment after `__init__`."""
 
