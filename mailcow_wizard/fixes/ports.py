@@ -10,14 +10,19 @@ Three resolutions per conflict, chosen by the person (`FixOptions.choice` for al
   HTTPS_BIND, the others as ADDRESS:PORT).
 
 mailcow.conf is never written here: the conf engine plans the change (validated, loss-free) and its
-writer is handed to `apply` as the writer of that file. `conflict_choices` lists what is possible
-per conflict for a face that asks the person (the CLI prompt, the TUI).
+writer is handed to `apply` as the writer of that file.
+
+The rule lives here once, for every face: `conflict_choices` lists what is possible per conflict
+(blocking: it looks at the host), `suggest_free_ports` picks ports to move to, `resolve` turns a
+person's `Resolution` into mailcow.conf values or a command, `unresolved` names the conflicts still
+open, and `stop_plan` is the plan of the chosen stops. `plan` (the `fix ports` command) uses the same.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.fixes.base import Command, FileEdit, FixOptions, Plan, decode, shown_path
@@ -58,6 +63,31 @@ class ConflictChoice:
     free_addresses: tuple[str, ...]
     """Local addresses where the port is free (for `bind`; empty when unknown, e.g. under --root)."""
     listeners: tuple[Listener, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The mailcow.conf keys a resolution of this conflict may set (the port, and HTTP(S)'s bind)."""
+        bind = BIND_VARIABLES.get(self.variable)
+        return (self.variable, bind) if bind else (self.variable,)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How a person resolves one conflict: "stop" the other program, "move" mailcow's port, or "bind"
+    mailcow's port to another address. `value` is the new port (move) or the address (bind)."""
+
+    kind: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a resolution does: mailcow.conf values to set, or a command to run; or why it cannot."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    command: Command | None = None
+    open: str | None = None
+    """Why the conflict stays unresolved (None once it is resolved)."""
 
 
 def _owner(lst: Listener) -> str:
@@ -117,57 +147,109 @@ def conflict_choices(ctx: Context) -> list[ConflictChoice]:
         if unit in NEVER_STOP or any(lst.process == DOCKER_PROXY for lst in lsts) or not systemd:
             unit = None
         hint = "; ".join(dict.fromkeys(_stop_hint(lst, systemd) for lst in lsts))
-        if unit is not None and host.live and not systemd_running(host):
-            # A unit's cgroup without systemd as PID 1 (containers, chroots): systemctl cannot act here.
-            pids = ", ".join(dict.fromkeys(f"kill {lst.pid}" for lst in lsts if lst.pid))
-            hint = (f"systemd is not running here (no /run/systemd/system), so {unit} cannot be stopped "
-                    f"with systemctl: stop it by its pid ({pids}) and keep it from starting again")
-            unit = None
         on_port = [lst for lst in scan.listeners if lst.port == port]
         free_addr = tuple(a for a in local if not any(addresses_overlap(a, lst.address) for lst in on_port))
         result.append(ConflictChoice(
             variable, port, address, "; ".join(dict.fromkeys(_owner(lst) for lst in lsts)), unit, hint,
-            tuple(free_ports_near(host, port, 3, exclude=used)), free_addr, lsts))
+            tuple(free_ports_near(host, port, FREE_PORTS_LOOKED_UP, exclude=used)), free_addr, lsts))
     return result
 
 
-def _with_address(address: str | None, port: int) -> str:
-    if address is None:
+FREE_PORTS_LOOKED_UP = 6
+"""Free ports `conflict_choices` finds per conflict: enough that `suggest_free_ports` still has some
+after leaving out the ones other answers take."""
+
+
+def ports_in_use(values: Mapping[str, str]) -> set[int]:
+    """The ports mailcow.conf values (or a person's answers) already give to one of mailcow's services."""
+    used = set()
+    for key, value in values.items():
+        if key.endswith("_PORT"):
+            try:
+                used.add(split_port_spec(value)[1])
+            except ValueError:
+                continue
+    return used
+
+
+def suggest_free_ports(choice: ConflictChoice, answers: Mapping[str, str] | None = None,
+                       count: int = 3) -> list[int]:
+    """Ports to move `choice.variable` to (pure): free on the host when the choices were looked up,
+    never mailcow's own or nginx-internal ones (see `probes.ports.free_ports_near`, the one policy),
+    and not given to another port by `answers` (the mailcow.conf values as they stand)."""
+    others = {k: v for k, v in (answers or {}).items() if k != choice.variable}
+    taken = ports_in_use(others)
+    return [p for p in choice.free_ports if p not in taken][:count]
+
+
+def with_address(address: str | None, port: int | str) -> str:
+    """A port variable's value: `PORT`, `IPv4:PORT` or `[IPv6]:PORT` (None: every address)."""
+    if not address:
         return str(port)
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def _resolve(choice: ConflictChoice, how: str | None, sets: dict[str, str], taken: set[int]
-             ) -> tuple[dict[str, str], Command | None, str | None]:
-    """(mailcow.conf values, command, why not) for one conflict."""
+def stop_command(choice: ConflictChoice) -> Command | None:
+    """`systemctl disable --now UNIT` for the conflict's owner; None when it cannot be stopped so."""
+    if choice.unit is None:
+        return None
+    why = f"stop {choice.unit} and keep it from starting at boot (it holds port {choice.port})"
+    return Command(("systemctl", "disable", "--now", choice.unit), why)
+
+
+def resolve(choice: ConflictChoice, resolution: Resolution | None) -> Resolved:
+    """What `resolution` does for one conflict (pure). No resolution, a stop without a unit, or a move
+    or bind without its value leaves the conflict open, with the reason."""
     var = choice.variable
     bind_var = BIND_VARIABLES.get(var)
-    explicit = {k: v for k, v in sets.items() if k in (var, bind_var)}
-    if explicit:
-        return explicit, None, None
-    if how is None:
-        return {}, None, "no choice made"
-    if how == "stop":
-        if choice.unit is None:
-            return {}, None, f"cannot be stopped automatically: {choice.stop_hint}"
-        why = f"stop {choice.unit} and keep it from starting at boot (it holds port {choice.port})"
-        return {}, Command(("systemctl", "disable", "--now", choice.unit), why), None
+    if resolution is None:
+        return Resolved(open="no choice made")
+    if resolution.kind == "stop":
+        command = stop_command(choice)
+        if command is None:
+            return Resolved(open=f"cannot be stopped automatically: {choice.stop_hint}")
+        return Resolved(command=command)
+    value = resolution.value.strip()
+    if resolution.kind == "move":
+        if not value:
+            return Resolved(open=f"no free port found near {choice.port}; name one with --set {var}=PORT")
+        return Resolved({var: value if bind_var else with_address(choice.address, value)})
+    if resolution.kind == "bind":
+        if not value:
+            example = f"{bind_var}=ADDRESS" if bind_var else f"{var}=ADDRESS:{choice.port}"
+            return Resolved(open=(f"no other local address is known to be free for port {choice.port}; "
+                                  f"name one with --set {example}"))
+        return Resolved({bind_var: value} if bind_var else {var: with_address(value, choice.port)})
+    return Resolved(open=f"unknown choice {resolution.kind!r} (stop, move or bind)")
+
+
+def unresolved(choices: Iterable[ConflictChoice], resolutions: Mapping[str, Resolution]
+               ) -> list[ConflictChoice]:
+    """The conflicts `resolutions` (by port variable) leave open: mailcow cannot publish those ports."""
+    return [c for c in choices if resolve(c, resolutions.get(c.variable)).open is not None]
+
+
+def stop_plan(choices: Iterable[ConflictChoice], resolutions: Mapping[str, Resolution]) -> Plan:
+    """The chosen "stop" resolutions as one plan: each unit's command once, in the conflicts' order."""
+    commands: list[Command] = []
+    for c in choices:
+        res = resolutions.get(c.variable)
+        command = resolve(c, res).command if res is not None and res.kind == "stop" else None
+        if command is not None and command.argv not in [x.argv for x in commands]:
+            commands.append(command)
+    return Plan("ports", "Stop the services that hold mailcow's ports", tuple(commands))
+
+
+def _automatic(choice: ConflictChoice, how: str | None, taken: set[int]) -> Resolution | None:
+    """`fix ports --choice HOW`: the same choice for every conflict, with the first free port/address."""
     if how == "move":
         free = [p for p in choice.free_ports if p not in taken]
-        if not free:
-            return {}, None, f"no free port found near {choice.port}; name one with --set {var}=PORT"
-        taken.add(free[0])
-        value = str(free[0]) if bind_var else _with_address(choice.address, free[0])
-        return {var: value}, None, None
-    # bind
-    if not choice.free_addresses:
-        example = f"{bind_var}=ADDRESS" if bind_var else f"{var}=ADDRESS:{choice.port}"
-        return {}, None, (f"no other local address is known to be free for port {choice.port}; "
-                          f"name one with --set {example}")
-    addr = choice.free_addresses[0]
-    if bind_var:
-        return {bind_var: addr}, None, None
-    return {var: _with_address(addr, choice.port)}, None, None
+        if free:
+            taken.add(free[0])
+        return Resolution("move", str(free[0]) if free else "")
+    if how == "bind":
+        return Resolution("bind", choice.free_addresses[0] if choice.free_addresses else "")
+    return Resolution(how) if how is not None else None
 
 
 def describe_choices(choices: list[ConflictChoice]) -> str:
@@ -179,8 +261,9 @@ def describe_choices(choices: list[ConflictChoice]) -> str:
         lines.append(f"  stop: {c.stop_hint}")
         if c.free_ports:
             first = c.free_ports[0]
-            value = first if c.variable in BIND_VARIABLES else _with_address(c.address, first)
-            lines.append(f"  move: {c.variable}={value} (free now: {', '.join(map(str, c.free_ports))})")
+            value = first if c.variable in BIND_VARIABLES else with_address(c.address, first)
+            shown = ", ".join(map(str, c.free_ports[:3]))
+            lines.append(f"  move: {c.variable}={value} (free now: {shown})")
         if c.free_addresses:
             lines.append(f"  bind: to {', '.join(c.free_addresses)} (port {c.port} is free there)")
     return "\n".join(lines)
@@ -256,12 +339,16 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     open_: list[str] = []
     taken: set[int] = set()
     for c in choices:
-        got, cmd, why = _resolve(c, options.choice, sets, taken)
-        values.update(got)
-        if cmd is not None and cmd.argv not in [x.argv for x in commands]:
-            commands.append(cmd)
-        if why:
-            open_.append(f"port {c.port} ({c.variable}): {why}")
+        explicit = {k: v for k, v in sets.items() if k in c.keys}
+        if explicit:
+            values.update(explicit)
+            continue
+        done = resolve(c, _automatic(c, options.choice, taken))
+        values.update(done.values)
+        if done.command is not None and done.command.argv not in [x.argv for x in commands]:
+            commands.append(done.command)
+        if done.open:
+            open_.append(f"port {c.port} ({c.variable}): {done.open}")
     listing = describe_choices(choices)
     if open_:
         return Plan("ports", TITLE, blocked="; ".join(open_), manual=(
