@@ -37,6 +37,9 @@ class Finding:
     remedy: str = ""
     fix: str | None = None
     """Id of the automatic fix that repairs this, or None when there is none (or nothing to fix)."""
+    facts: Any = None
+    """The typed facts behind `details` for the faces (e.g. the ports check's `PortFacts`), so no face
+    rebuilds objects from the JSON dicts. Never part of `to_dict()`."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `check --json` (stable: version 1)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailcow_wizard.context import Context
+from mailcow_wizard.fastrecord import replace
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.clock import ClockFacts, NtpService, probe_clock
 
@@ -137,5 +138,6 @@ def evaluate_ntp(facts: ClockFacts) -> Finding:
 
 
 def check_ntp(ctx: Context) -> Finding:
-    """Is the host clock synchronised, and by which NTP client?"""
-    return evaluate_ntp(probe_clock(ctx.host))
+    """Is the host clock synchronised, and by which NTP client? (`Finding.facts`: the ClockFacts.)"""
+    facts = probe_clock(ctx.host)
+    return replace(evaluate_ntp(facts), facts=facts)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mailcow_wizard.context import Context
+from mailcow_wizard.fastrecord import replace
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.network import (
     CloudInitFacts,
@@ -99,8 +100,9 @@ def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path, configured: int | None = No
 
 
 def check_mtu(ctx: Context) -> Finding:
-    """MTU of the interfaces that carry the default routes."""
-    return evaluate_mtu(probe_mtu(ctx.host), ctx.mailcow_dir, probe_override_mtu(ctx.mailcow_dir))
+    """MTU of the interfaces that carry the default routes (`Finding.facts`: the probe's MtuFacts)."""
+    facts = probe_mtu(ctx.host)
+    return replace(evaluate_mtu(facts, ctx.mailcow_dir, probe_override_mtu(ctx.mailcow_dir)), facts=facts)
 
 
 def evaluate_hetzner_ipv6(facts: CloudInitFacts) -> Finding:

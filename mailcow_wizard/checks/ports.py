@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mailcow_wizard.context import Context
+from mailcow_wizard.fastrecord import record
 from mailcow_wizard.mailcow import BIND_VARIABLES, published_ports
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.ports import (
     DOCKER_PROXY,
     Conflict,
+    Listener,
     ListenerScan,
     conflicts,
     free_ports_near,
@@ -25,16 +27,23 @@ KEEP_UNITS = frozenset({"docker.service", "containerd.service", "ssh.service", "
 """Units a remedy never tells a person to stop: Docker itself, and what keeps them connected."""
 
 
+@record(frozen=True)
+class PortFacts:
+    """The ports check's facts as objects (`Finding.facts`): every listener seen, the ones that stand
+    where mailcow publishes, the ones that are mailcow itself, and what mailcow publishes where."""
+
+    scan: ListenerScan
+    conflicts: tuple[Conflict, ...]
+    mailcow: tuple[Listener, ...]
+    published: Mapping[str, tuple[str | None, int]]
+
+
 def _owner_text(c: Conflict) -> str:
     lst = c.listener
     if not lst.owner_known:
         return "a process that cannot be seen (run as root to see which)"
     name = lst.process or "a process"
     return f"{name} (pid {lst.pid})"
-
-
-def _where(address: str | None) -> str:
-    return "every address" if address is None else address
 
 
 def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int]],
@@ -108,6 +117,7 @@ def evaluate_ports(scan: ListenerScan, published: Mapping[str, tuple[str | None,
         "owner": "pid is the top-most process of the fork tree seen holding the socket; "
                  "pids lists every holder seen",
     }
+    facts = PortFacts(scan, tuple(found), tuple(mine), dict(published))
     if scan.fallback_reason:
         details["fallback_reason"] = scan.fallback_reason
     if not scan.owners_visible:
@@ -126,13 +136,14 @@ def evaluate_ports(scan: ListenerScan, published: Mapping[str, tuple[str | None,
             unique.append(head if wildcard else f"{head} on {' and '.join(addresses)}")
         summary = "; ".join(unique[:3]) + (f"; and {len(unique) - 3} more" if len(unique) > 3 else "")
         remedy = _remedy(found, published, alternatives or {}, systemd)
-        return Finding("ports", Status.FAIL, summary[0].upper() + summary[1:], details, remedy, fix="ports")
+        return Finding("ports", Status.FAIL, summary[0].upper() + summary[1:], details, remedy, fix="ports",
+                       facts=facts)
     summary = f"All {len(ports)} mailcow ports are free"
     if mine:
         mine_ports = sorted({lst.port for lst in mine})
         summary = (f"mailcow itself already publishes port{'s' if len(mine_ports) > 1 else ''} "
                    f"{', '.join(map(str, mine_ports))}; no other program holds a mailcow port")
-    return Finding("ports", Status.PASS, summary, details)
+    return Finding("ports", Status.PASS, summary, details, facts=facts)
 
 
 def check_ports(ctx: Context) -> Finding:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
+from mailcow_wizard.fastrecord import replace
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.resources import (
     DAEMON_JSON,
@@ -145,12 +146,12 @@ def _meminfo_or_skip(check_id: str, ctx: Context) -> MemInfo | Finding:
 
 def check_ram(ctx: Context) -> Finding:
     mem = _meminfo_or_skip("ram", ctx)
-    return mem if isinstance(mem, Finding) else evaluate_ram(mem)
+    return mem if isinstance(mem, Finding) else replace(evaluate_ram(mem), facts=mem)
 
 
 def check_swap(ctx: Context) -> Finding:
     mem = _meminfo_or_skip("swap", ctx)
-    return mem if isinstance(mem, Finding) else evaluate_swap(mem)
+    return mem if isinstance(mem, Finding) else replace(evaluate_swap(mem), facts=mem)
 
 
 # -- disk ----------------------------------------------------------------------------------------

@@ -119,6 +119,26 @@ class Conflict:
     """The mailcow.conf variable of the port (SMTP_PORT, HTTP_PORT, ...)."""
     listener: Listener
 
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    @property
+    def address(self) -> str:
+        return self.listener.address
+
+    @property
+    def process(self) -> str | None:
+        return self.listener.process
+
+    @property
+    def pid(self) -> int | None:
+        return self.listener.pid
+
+    @property
+    def unit(self) -> str | None:
+        return self.listener.unit
+
     def to_dict(self) -> dict[str, object]:
         lst = self.listener
         return {

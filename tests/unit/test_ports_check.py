@@ -147,3 +147,24 @@ def test_ssh_or_docker_units_are_never_to_be_stopped() -> None:
     f = evaluate_ports(ListenerScan(listeners=[lst]), published_ports({}), alternatives={443: [8443]})
     assert f.status is Status.FAIL
     assert "systemctl disable" not in f.remedy and "keep it" in f.remedy and "HTTPS_PORT=8443" in f.remedy
+
+
+def test_ports_finding_carries_typed_facts_and_its_json_stays_as_before(tmp_path) -> None:  # noqa: ANN001
+    """The faces get the listeners and conflicts as objects; `to_dict()` (the JSON) never shows them."""
+    import shutil
+    from pathlib import Path
+
+    from mailcow_wizard.checks.ports import PortFacts, check_ports
+    from mailcow_wizard.context import Context
+    from mailcow_wizard.host import Host
+
+    root = tmp_path / "root"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures/hosts/ports-exim", root, symlinks=True)
+    f = check_ports(Context(Host(root, live=False), root / "opt/mailcow-dockerized"))
+    assert isinstance(f.facts, PortFacts)
+    assert [c.to_dict() for c in f.facts.conflicts] == f.details["conflicts"] != []
+    c = f.facts.conflicts[0]
+    assert (c.variable, c.port, c.unit, c.process) == ("SMTP_PORT", 25, "exim4.service", c.listener.process)
+    assert c.listener in f.facts.scan.listeners
+    assert set(f.to_dict()) == {"id", "status", "summary", "details", "remedy", "fix"}
+    json.dumps(f.to_dict())
