@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from mailcow_wizard.errors import UsageError
 from mailcow_wizard.fastrecord import field, record
@@ -49,6 +50,21 @@ def default_mailcow_dir(cwd: Path | None = None, root: str | None = None) -> Pat
     return here if looks_like_mailcow(here) else DEFAULT_MAILCOW_DIR
 
 
+@record(frozen=True)
+class OnlineOptions:
+    """The person allowed the checks that contact the network (`check --online`, the wizard's consent),
+    and what they said about the mail host."""
+
+    hostname: str | None = None
+    """The mail server's name (`--hostname`); None: MAILCOW_HOSTNAME of the checkout's mailcow.conf."""
+    public_ip: tuple[str, ...] = ()
+    """Addresses the internet sees this host by when it sits behind NAT (`--public-ip`)."""
+    mail_domain: str | None = None
+    """The domain whose MX should name the host (`--mail-domain`); None: the host name's parent."""
+    net: Any = None
+    """The network to ask (`mailcow_wizard.probes.online.Net`); None: this host's real one."""
+
+
 @record
 class Context:
     """Everything a check needs to know besides the host's own facts."""
@@ -57,6 +73,8 @@ class Context:
     mailcow_dir: Path
     conf: dict[str, str] = field(default_factory=dict)
     """Values of an existing mailcow.conf (empty when there is none)."""
+    online: OnlineOptions | None = None
+    """Set only when the person allowed contacting the network; the online checks skip without it."""
 
     @property
     def conf_path(self) -> Path:

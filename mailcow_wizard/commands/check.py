@@ -11,8 +11,8 @@ import os
 import sys
 from typing import TextIO
 
-from mailcow_wizard.checks import CHECK_IDS, CHECKS, run_all
-from mailcow_wizard.context import make_context
+from mailcow_wizard.checks import CHECK_IDS, CHECKS, ONLINE_CHECK_IDS, run_all
+from mailcow_wizard.context import OnlineOptions, make_context
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, UsageError
 from mailcow_wizard.model import Finding, Status
 
@@ -27,6 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON (stable shape)")
     parser.add_argument("--only", metavar="ID[,ID...]",
                         help=f"run only these checks ({', '.join(CHECK_IDS)})")
+    online = parser.add_argument_group(
+        "network checks", f"{', '.join(ONLINE_CHECK_IDS)} contact other hosts (DNS resolvers, mail "
+        "providers, Docker Hub, GitHub, Spamhaus) and run only with --online or when named with --only")
+    online.add_argument("--online", action="store_true", help="also run the checks that contact the network")
+    online.add_argument("--hostname", metavar="FQDN",
+                        help="the mail server's name (default: MAILCOW_HOSTNAME of mailcow.conf)")
+    online.add_argument("--public-ip", metavar="ADDR", action="append", default=[],
+                        help="the address the internet sees this host by, when it sits behind NAT "
+                        "(repeat for IPv4 and IPv6)")
+    online.add_argument("--mail-domain", metavar="DOMAIN",
+                        help="the domain whose MX should name the host (default: the host name's parent)")
 
 
 def _selected(only: str | None) -> tuple[str, ...] | None:
@@ -37,6 +48,38 @@ def _selected(only: str | None) -> tuple[str, ...] | None:
     if unknown:
         raise UsageError(f"--only: unknown check id(s): {', '.join(unknown)} (known: {', '.join(CHECK_IDS)})")
     return ids
+
+
+def _domain(option: str, value: str | None) -> str | None:
+    """A host or domain name from the command line, or a UsageError naming what is wrong with it."""
+    if value is None:
+        return None
+    from mailcow_wizard.conf import check_value, get_schema
+
+    name = value.strip().rstrip(".").lower()
+    spec = get_schema("current").get("MAILCOW_HOSTNAME")
+    problems = [i for i in check_value("MAILCOW_HOSTNAME", name, spec) if i.is_error] if name else []
+    if not name or problems:
+        why = problems[0].message if problems else "is empty"
+        raise UsageError(f"{option} {value!r}: {why.replace('MAILCOW_HOSTNAME', '').lstrip(' :')}")
+    return name
+
+
+def online_options(args: argparse.Namespace, only: tuple[str, ...] | None) -> OnlineOptions | None:
+    """What --online, --hostname, --public-ip and --mail-domain say; None when no network check may run."""
+    import ipaddress
+
+    public: list[str] = []
+    for value in args.public_ip or []:
+        try:
+            public.append(str(ipaddress.ip_address(value.strip())))
+        except ValueError:
+            raise UsageError(f"--public-ip {value!r}: not an IPv4 or IPv6 address") from None
+    hostname = _domain("--hostname", args.hostname)
+    mail_domain = _domain("--mail-domain", args.mail_domain)
+    if not args.online and not (only and set(only) & set(ONLINE_CHECK_IDS)):
+        return None
+    return OnlineOptions(hostname=hostname, public_ip=tuple(public), mail_domain=mail_domain)
 
 
 def to_json(findings: list[Finding]) -> str:
@@ -128,7 +171,9 @@ def render_report(findings: list[Finding]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     only = _selected(args.only)
+    online = online_options(args, only)
     ctx = make_context(args.root, args.mailcow_dir)
+    ctx.online = online
     findings = run_all(ctx, only)
     if args.json:
         sys.stdout.write(to_json(findings) + "\n")

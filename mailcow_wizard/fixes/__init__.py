@@ -49,7 +49,8 @@ FIXES: dict[str, FixSpec] = {
         FixSpec("swap", "swap"),
         FixSpec("firewall", "firewall", automatic=False),
         *(FixSpec(cid, "guidance", automatic=False) for cid in (
-            "virtualization", "arch", "cpu", "ram", "disk", "os", "centos8-docker", "docker")),
+            "virtualization", "arch", "cpu", "ram", "disk", "os", "centos8-docker", "docker", "dns",
+            "outbound", "blocklist")),
     )
 }
 """Every check id has an entry: an automatic fix, or guidance."""

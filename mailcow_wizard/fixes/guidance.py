@@ -44,6 +44,18 @@ GENERAL: dict[str, tuple[str, str]] = {
         "`curl -sSL https://get.docker.com/ | CHANNEL=stable sh`), start it with "
         "`systemctl enable --now docker`, and make sure `docker compose version` answers (package "
         "docker-compose-plugin).")),
+    "dns": ("Create the mail server's DNS records", (
+        "DNS records live at your DNS provider (or registrar), reverse DNS (PTR) at whoever owns the "
+        "address, usually the hosting provider. See what is missing, as zone-file lines to copy, with: "
+        "mailcow-wizard check --online --only dns --hostname mail.example.org")),
+    "outbound": ("Let the server reach out on ports 25, 465, 443 and 53", (
+        "A blocked port 25 is the hosting provider's rule: ask them to lift it, or send through a relay "
+        "host (mailcow's Postfix relay host settings). 443 and 53 blocked usually means a firewall of "
+        "your own. Test with: mailcow-wizard check --online --only outbound")),
+    "blocklist": ("Get the address off the blocklists", (
+        "Look the address up at https://check.spamhaus.org/ and follow the removal steps there; a PBL "
+        "entry is removed by the address's owner. Test with: "
+        "mailcow-wizard check --online --only blocklist")),
 }
 
 

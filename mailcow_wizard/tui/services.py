@@ -90,6 +90,9 @@ MAX_VERIFY_WAIT = 10.0
 
 Progress = Callable[[str], None]
 
+SYSTEM_CHECKS: tuple[CheckSpec, ...] = tuple(spec for spec in CHECKS if not spec.online)
+"""The checks of the System checks step; those that contact the network have a step of their own."""
+
 
 class WizardSession:
     """Everything the wizard knows and has decided, and the calls into the core that act on it."""
@@ -313,7 +316,7 @@ class WizardSession:
     # -- checks ---------------------------------------------------------------------------------
     @staticmethod
     def check_specs() -> tuple[CheckSpec, ...]:
-        return CHECKS
+        return SYSTEM_CHECKS
 
     def run_check(self, check_id: str) -> Finding:
         """Run one check (blocking; call in a thread worker) and remember its finding."""
@@ -325,11 +328,11 @@ class WizardSession:
 
     def run_all_checks(self) -> None:
         """Every check, one after the other (blocking): for tests and for opening a later step directly."""
-        for spec in CHECKS:
+        for spec in SYSTEM_CHECKS:
             self.run_check(spec.id)
 
     def checks_done(self) -> bool:
-        return all(spec.id in self.findings for spec in CHECKS)
+        return all(spec.id in self.findings for spec in SYSTEM_CHECKS)
 
     def finding(self, check_id: str) -> Finding | None:
         return self.findings.get(check_id)
@@ -718,7 +721,7 @@ class WizardSession:
     def recheck_all(self) -> dict[str, Finding]:
         """Run every check again after the changes (blocking) for the Done step."""
         self.wait_for_host()
-        self.final_findings = {spec.id: run_check(spec, self.ctx) for spec in CHECKS}
+        self.final_findings = {spec.id: run_check(spec, self.ctx) for spec in SYSTEM_CHECKS}
         return self.final_findings
 
     def next_commands(self) -> list[str]:
