@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from mailcow_wizard.errors import ProbeError
-from mailcow_wizard.host import Host
 from mailcow_wizard.fastrecord import field, record
+from mailcow_wizard.host import Host
 
 DNS_LIFETIME = 1.5
 """Seconds one lookup may take, every resolver and retry included."""
