@@ -136,11 +136,18 @@ class SystemNet(Net):
         self._problem: str | None = None
         self._servers: list[str] = []
         self._loaded = False
+        import threading
+
+        self._lock = threading.Lock()
 
     def _load(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
+        """Read /etc/resolv.conf once, whichever of the parallel lookups comes first."""
+        with self._lock:
+            if not self._loaded:
+                self._read_conf()
+                self._loaded = True
+
+    def _read_conf(self) -> None:
         import io
 
         import dns.resolver
