@@ -30,7 +30,7 @@ def build_session(args: argparse.Namespace):  # noqa: ANN201 - WizardSession, im
     The demo's sample host is copied on first need, in the worker that first reads it: its first
     screen is drawn without waiting for ~170 files to be created.
     """
-    from mailcow_wizard.tui.services import WizardSession
+    from mailcow_wizard.tui.session import WizardSession
 
     _check_options(args)
     dry_run = bool(getattr(args, "dry_run", False))

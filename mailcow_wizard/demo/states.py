@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from textual.pilot import Pilot
 
     from mailcow_wizard.tui.app import WizardApp
-    from mailcow_wizard.tui.services import WizardSession
+    from mailcow_wizard.tui.session import WizardSession
 
 SNAPSHOT_WORKDIR = Path("/tmp/mailcow-wizard-demo")
 """Where the snapshot tests and screenshots put their demo copy (drawn on screen, so fixed)."""
@@ -60,7 +60,7 @@ def workdir_lock(workdir: Path | str = SNAPSHOT_WORKDIR) -> Iterator[None]:
 
 def demo_session(workdir: Path | str = SNAPSHOT_WORKDIR) -> WizardSession:
     """A wizard session over a fresh demo copy at `workdir`, seeing the fixed environment."""
-    from mailcow_wizard.tui.services import WizardSession
+    from mailcow_wizard.tui.session import WizardSession
 
     ctx, base = make_demo_context(workdir)
     return WizardSession(ctx, demo=True, demo_dir=base, environ=dict(ENVIRON))
@@ -73,14 +73,13 @@ the existing nginx stays and will proxy to mailcow on 8080/8443."""
 
 def prepare(session: WizardSession, step: str) -> None:
     """Bring the session to where a person arriving at `step` would have it (blocking I/O)."""
-    from mailcow_wizard.tui.services import PortChoice
+    from mailcow_wizard.tui.session import PortChoice
 
     def reached(name: str) -> bool:
         return STEPS_IN_ORDER.index(step) > STEPS_IN_ORDER.index(name)
 
     if reached("welcome"):
-        for spec in session.check_specs():
-            session.run_check(spec.id)
+        session.run_all_checks()
     if reached("ports"):
         for conflict in session.conflicts():
             kind, value = PORT_CHOICES.get(conflict.variable, ("stop", ""))
@@ -88,12 +87,10 @@ def prepare(session: WizardSession, step: str) -> None:
     for fix_id in ("ntp", "mtu", *session.other_fix_ids()):
         if reached({"ntp": "ntp", "mtu": "mtu"}.get(fix_id, "other")) and session.needs_attention(fix_id):
             # What the fix screens do on a first visit: a fix for a failed check is planned.
-            view = session.plan_fix(fix_id)
-            session.seen_fixes.add(fix_id)
-            if view.can_apply:
-                session.plan_to_apply(view)
+            session.plan_on_first_visit(session.plan_fix(fix_id))
     if reached("config"):
         session.set_value("MAILCOW_HOSTNAME", HOSTNAME)
+    session.ensure_loaded()
     for key, value in FIXED_SECRETS.items():
         if key in session.values:
             session.set_value(key, value)

@@ -1,1 +1,1 @@
-"""The Textual face of mailcow-wizard: `WizardApp` over a `WizardSession` (see app.py, services.py)."""
+"""The Textual face of mailcow-wizard: `WizardApp` over a `WizardSession` (see app.py, session.py)."""

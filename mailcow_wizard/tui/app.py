@@ -17,7 +17,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from mailcow_wizard.tui.services import WizardSession
+from mailcow_wizard.tui.session import WizardSession
 
 STEPS: tuple[str, ...] = ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config",
                           "review", "done")

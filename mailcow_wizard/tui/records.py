@@ -1,7 +1,7 @@
 """The plain records the wizard's session hands to its screens (findings stay `model.Finding`).
 
-Kept apart from `services` because defining dataclasses costs time at import, and the first screen
-needs none of them: `services` imports this module on first use, and re-exports its names.
+Kept apart from `session` because defining dataclasses costs time at import, and the first screen
+needs none of them: `session` imports this module on first use, and re-exports its names.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from mailcow_wizard.context import Context
 from mailcow_wizard.demo import make_demo_context
 from mailcow_wizard.tui.app import STEPS, WizardApp
 from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
-from mailcow_wizard.tui.services import WizardSession
+from mailcow_wizard.tui.session import WizardSession
 from mailcow_wizard.tui.widgets.nav import NavButton
 from tests.conftest import SHARED, fixture_host
 
@@ -478,6 +478,7 @@ async def test_page_down_scrolls_the_review_from_its_button(exim_session: Wizard
     app = WizardApp(exim_session, start_step="review")
     async with app.run_test(size=(60, 20)) as pilot:
         await wait_for(pilot, lambda: exim_session.review_plan is not None and next_enabled(app), "review")
+        await pilot.pause()  # the focus moves to the button once it is enabled
         body = app.screen.query_one("#body")
         assert body.scroll_y == 0 and app.screen.focused is app.screen.query_one("#next")
         await pilot.press("pagedown")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailcow_wizard.demo import MARKER, DeferredDemo
-from mailcow_wizard.tui.services import WizardSession
+from mailcow_wizard.tui.session import NotLoaded, WizardSession
 
 
 def test_paths_at_once_files_on_ready() -> None:
@@ -71,6 +71,9 @@ def test_session_reads_the_host_only_after_ready() -> None:
         assert session.generation_if_known is None and not session.loaded and calls == []
         assert session.inspect_checkout() == (True, False)  # the checkout exists, no mailcow.conf yet
         assert calls and session.generation == "current"
+        with pytest.raises(NotLoaded):  # a property never reads the host: the answers need ensure_loaded()
+            session.values  # noqa: B018
+        session.ensure_loaded()
         assert session.values["HTTP_PORT"] == "80", "the answers are planned on first use"
     finally:
         shutil.rmtree(demo.base, ignore_errors=True)

@@ -12,14 +12,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from mailcow_wizard.tui.widgets.nav import NavButton
+from mailcow_wizard.tui.workers import BlockingWork
 
 if TYPE_CHECKING:
     from mailcow_wizard.tui.app import WizardApp
-    from mailcow_wizard.tui.services import WizardSession
+    from mailcow_wizard.tui.session import WizardSession
 
 
-class StepScreen(Screen[None]):
-    """One step of the wizard. Subclasses set STEP, TITLE_TEXT, HELP and write `compose_body`."""
+class StepScreen(BlockingWork, Screen[None]):
+    """One step of the wizard. Subclasses set STEP, TITLE_TEXT, HELP and write `compose_body`.
+
+    Blocking work runs through `run_blocking` (see tui/workers.py): a failure is shown on the step.
+    """
 
     STEP: ClassVar[str] = ""
     TITLE_TEXT: ClassVar[str] = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -14,7 +14,7 @@ from textual.widgets.data_table import ColumnKey
 
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.tui.screens.base import StepScreen
-from mailcow_wizard.tui.services import FIX_SCREENS
+from mailcow_wizard.tui.session import FIX_SCREENS, describe_error
 from mailcow_wizard.tui.widgets.status import status_text
 
 
@@ -72,20 +72,16 @@ class ChecksScreen(StepScreen):
             table.refresh()
 
     # -- workers ----------------------------------------------------------------------------------
-    @work(thread=True, group="checks", exit_on_error=False)
     def _run_check(self, check_id: str) -> None:
-        finding = self.session.run_check(check_id)
-        self.app.call_from_thread(self._finished, finding)
+        self.run_blocking(lambda: self.session.run_check(check_id), self._finished,
+                          name=f"The check {check_id}", group="checks",
+                          failed=lambda error: self._finished(self.session.check_failed(check_id, error)))
 
-    @work(thread=True, group="checks", exit_on_error=False)
     def _load_answers(self) -> None:
         """The mailcow.conf answers the later steps start from, planned while the checks run."""
-        try:
-            self.session.ensure_loaded()
-        except Exception as exc:  # noqa: BLE001 - said on the screen; Back leads to another directory
-            self.app.call_from_thread(self._load_failed, str(exc))
-            return
-        self.app.call_from_thread(self._update_progress)
+        self.run_blocking(self.session.ensure_loaded, lambda _: self._update_progress(),
+                          name="Reading mailcow.conf", group="checks",
+                          failed=lambda error: self._load_failed(describe_error(error)))
 
     def _load_failed(self, message: str) -> None:
         if self.is_attached:
@@ -176,7 +172,7 @@ class ChecksScreen(StepScreen):
     # -- actions ----------------------------------------------------------------------------------
     def action_rerun(self) -> None:
         table = self.query_one("#checks-table", DataTable)
-        self.session.findings.clear()
+        self.session.forget_findings()
         for spec in self.session.check_specs():
             table.update_cell(spec.id, "status", status_text(None))
             table.update_cell(spec.id, "summary", "running ...")

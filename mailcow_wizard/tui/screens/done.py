@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from mailcow_wizard.model import Status
 from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.session import describe_error
 from mailcow_wizard.tui.widgets.status import status_text
 
 
@@ -82,14 +82,13 @@ class DoneScreen(StepScreen):
         text.rstrip()
         return text
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def _recheck(self) -> None:
-        findings = self.session.recheck_all()
-        self.app.call_from_thread(self._show_checks, findings)
+        self.run_blocking(self.session.recheck_all, self._show_checks, name="Checking the host again",
+                          exclusive=True, failed=lambda error: self.query_one("#done-checks", Static).update(
+                              Text(f"The host could not be checked again: {describe_error(error)}",
+                                   style="bold red")))
 
     def _show_checks(self, findings: dict) -> None:
-        if not self.is_attached:
-            return
         titles = {s.id: s.title for s in self.session.check_specs()}
         bad = [f for f in findings.values() if f.status is Status.FAIL]
         warn = [f for f in findings.values() if f.status is Status.WARN]

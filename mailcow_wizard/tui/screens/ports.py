@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
-from mailcow_wizard.tui.services import Conflict, PortChoice
+from mailcow_wizard.tui.session import Conflict, PortChoice
 from mailcow_wizard.tui.widgets.toggles import Choice
 
 CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
@@ -65,17 +65,10 @@ class PortsScreen(StepScreen):
         if self.session.port_options is None:
             self._load_options()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def _load_options(self) -> None:
-        try:
-            self.session.load_port_options()
-        except Exception:  # noqa: BLE001 - the screen still works from the check's own details
-            self.session.port_options = {}
-        self.app.call_from_thread(self._options_loaded)
-
-    def _options_loaded(self) -> None:
-        if self.is_attached:
-            self._show_conflict()
+        # On failure the step still works from the check's own facts; the error is said on the step.
+        self.run_blocking(self.session.load_port_options, lambda _: self._show_conflict(),
+                          name="Looking at the listeners", exclusive=True)
 
     def _current(self) -> Conflict | None:
         table = self.query_one("#conflicts-table", DataTable)

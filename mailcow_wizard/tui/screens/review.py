@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
-from mailcow_wizard.tui.services import FixView, WriteOutcome
+from mailcow_wizard.tui.session import FixView, describe_error
 from mailcow_wizard.tui.widgets.diff import diff_text
 from mailcow_wizard.tui.widgets.nav import NavButton
 
@@ -53,23 +52,16 @@ class ReviewScreen(StepScreen):
         self.can_next = False
         self._prepare()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def _prepare(self) -> None:
-        try:
-            diff, planned, issues = self.session.prepare_review()
-        except Exception as exc:  # noqa: BLE001 - shown on the page; Back still works
-            self.app.call_from_thread(self._failed, f"The review could not be prepared: {exc}")
-            return
-        self.app.call_from_thread(self._show, diff, planned, issues)
+        self.run_blocking(self.session.prepare_review, lambda r: self._show(*r), name="Preparing the review",
+                          exclusive=True, failed=lambda error: self._failed(
+                              f"The review could not be prepared: {describe_error(error)}"))
 
     def _failed(self, message: str) -> None:
-        if self.is_attached:
-            self.query_one("#review-target", Static).update(Text(message, style="bold red"))
-            self.set_status("Esc goes back")
+        self.query_one("#review-target", Static).update(Text(message, style="bold red"))
+        self.set_status("Esc goes back")
 
     def _show(self, diff: str, planned: list[FixView], issues: list) -> None:
-        if not self.is_attached:
-            return
         s = self.session
         target = Text()
         target.append("mailcow.conf: ", style="bold")
@@ -148,26 +140,20 @@ class ReviewScreen(StepScreen):
         self.set_status("Working ...")
         self._finish()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="finish")
     def _finish(self) -> None:
         def progress(line: str) -> None:
             self.app.call_from_thread(self.set_status, line)
 
-        try:
-            result: WriteOutcome | Exception = self.session.finish(progress)
-        except Exception as exc:  # noqa: BLE001 - the engine's message is shown; nothing half-written
-            result = exc
-        self.app.call_from_thread(self._finished, result)
+        self.run_blocking(lambda: self.session.finish(progress), lambda _: self.wizard.next_step(self.STEP),
+                          name="Applying", group="finish", exclusive=True, failed=self._not_written)
 
-    def _finished(self, result: WriteOutcome | Exception) -> None:
-        if isinstance(result, Exception):
-            self.can_back = True
-            self.can_next = True
-            self.set_status("")
-            self.query_one("#review-target", Static).update(
-                Text(f"mailcow.conf was not written: {result}", style="bold red"))
-            return
-        self.wizard.next_step(self.STEP)
+    def _not_written(self, error: BaseException) -> None:
+        """The engine's message is shown; nothing was half-written (every write is atomic)."""
+        self.can_back = True
+        self.can_next = True
+        self.set_status("")
+        self.query_one("#review-target", Static).update(
+            Text(f"mailcow.conf was not written: {describe_error(error)}", style="bold red"))
 
 
 SCREEN = ReviewScreen

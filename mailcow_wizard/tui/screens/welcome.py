@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, RadioButton, RadioSet, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
-from mailcow_wizard.tui.services import GENERATIONS
+from mailcow_wizard.tui.session import GENERATIONS, describe_error
 from mailcow_wizard.tui.widgets.toggles import Choice
 
 INTRO = (
@@ -100,7 +100,7 @@ class WelcomeScreen(StepScreen):
     @on(RadioSet.Changed, "#generation")
     def _generation_changed(self, event: RadioSet.Changed) -> None:
         generation = (event.pressed.id or "").removeprefix("generation-")
-        if generation in GENERATIONS and generation != self.session.generation:
+        if generation in GENERATIONS and generation != self.session.generation_if_known:
             self.session.set_generation(generation)
 
     @on(Input.Submitted, "#mailcow-dir")
@@ -123,22 +123,21 @@ class WelcomeScreen(StepScreen):
         self.set_status("Reading the mailcow directory ...")
         self._inspect(path, advance)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="inspect")
     def _inspect(self, path: str | None, advance: bool) -> None:
         """Read a checkout (the given one, or the current one at start): mailcow.conf and generation."""
         s = self.session
-        try:
+
+        def read() -> tuple[bool, bool]:
             if path is not None:
                 s.change_mailcow_dir(path)
-            found = s.inspect_checkout()
-        except Exception as exc:  # noqa: BLE001 - said on the screen; the person can type another path
-            self.app.call_from_thread(self._inspected, None, f"This directory cannot be read: {exc}", False)
-            return
-        self.app.call_from_thread(self._inspected, found, "", advance)
+            return s.inspect_checkout()
+
+        self.run_blocking(read, lambda found: self._inspected(found, "", advance),
+                          name="Reading the directory", group="inspect", exclusive=True,
+                          failed=lambda error: self._inspected(
+                              None, f"This directory cannot be read: {describe_error(error)}", False))
 
     def _inspected(self, found: tuple[bool, bool] | None, error: str, advance: bool) -> None:
-        if not self.is_attached:
-            return
         self.can_next = True
         self.set_status("")
         if error:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Static
 
 from mailcow_wizard.model import Status
-from mailcow_wizard.tui.services import FixOutcome, FixView, WizardSession
+from mailcow_wizard.tui.session import FixOutcome, FixView, WizardSession, describe_error
 from mailcow_wizard.tui.widgets.diff import diff_text
 from mailcow_wizard.tui.widgets.status import status_text
 from mailcow_wizard.tui.widgets.toggles import Tick
+from mailcow_wizard.tui.workers import BlockingWork
 
 
-class FixPanel(Vertical):
+class FixPanel(BlockingWork, Vertical):
     """The fix for one check id. Widget ids end in the check id: #apply-ntp, #plan-ntp, #fix-result-ntp."""
 
     DEFAULT_CSS = """
@@ -55,18 +56,14 @@ class FixPanel(Vertical):
         self.query_one(f"#fix-result-{self.check_id}").display = False
         self._plan()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fix-plan")
     def _plan(self) -> None:
-        try:
-            view = self.session.plan_fix(self.check_id)
-        except Exception as exc:  # noqa: BLE001 - shown to the person instead of crashing the wizard
-            view = FixView(self.check_id, self.check_id, f"The fix could not be planned: {exc}",
-                           can_apply=False)
-        self.app.call_from_thread(self._show_plan, view)
+        self.run_blocking(lambda: self.session.plan_fix(self.check_id), self._show_plan,
+                          name="Planning the fix", group="fix-plan", exclusive=True,
+                          failed=lambda error: self._show_plan(FixView(
+                              self.check_id, self.check_id,
+                              f"The fix could not be planned: {describe_error(error)}", can_apply=False)))
 
     def _show_plan(self, view: FixView) -> None:
-        if not self.is_attached:
-            return
         self.view = view
         summary = Text(view.summary, style="bold")
         if view.can_apply and self.session.read_only:
@@ -95,15 +92,9 @@ class FixPanel(Vertical):
         done = self.session.was_applied(self.check_id)
         apply_button.disabled = not view.can_apply
         plan_box.disabled = not view.can_apply
-        if self.check_id not in self.session.seen_fixes:
-            # First visit: a fix for a failed check is planned unless the person unticks it; it runs
-            # only after the Review step, which lists it, is confirmed (read-only: it is listed there
-            # as commands to run as root).
-            self.session.seen_fixes.add(self.check_id)
-            if view.can_apply and not done and self.session.needs_attention(self.check_id):
-                self.session.plan_to_apply(view)
-        elif self.check_id in self.session.planned_fixes:
-            self.session.plan_to_apply(view)
+        # First visit: a fix for a failed check is planned unless the person unticks it (the policy
+        # lives in the session); it runs only after the Review, which lists it, is confirmed.
+        self.session.plan_on_first_visit(view)
         with plan_box.prevent(Checkbox.Changed):
             plan_box.value = self.check_id in self.session.planned_fixes
         if done:
@@ -140,18 +131,14 @@ class FixPanel(Vertical):
         result.display = True
         self._run_apply()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fix-apply")
     def _run_apply(self) -> None:
-        assert self.view is not None
-        try:
-            outcome = self.session.apply_fix(self.view)
-        except Exception as exc:  # noqa: BLE001 - the message is shown; the wizard goes on
-            outcome = FixOutcome(self.check_id, False, [f"The fix failed: {exc}"])
-        self.app.call_from_thread(self._show_outcome, outcome)
+        view = self.view
+        assert view is not None
+        self.run_blocking(lambda: self.session.apply_fix(view), self._show_outcome, name="Applying the fix",
+                          group="fix-apply", exclusive=True, failed=lambda error: self._show_outcome(
+                              FixOutcome(self.check_id, False, [f"The fix failed: {describe_error(error)}"])))
 
     def _show_outcome(self, outcome: FixOutcome) -> None:
-        if not self.is_attached:
-            return
         text = Text()
         head = "Dry run" if outcome.dry_run else ("Applied" if outcome.ok else "Not applied")
         if outcome.read_only:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.validation import ValidationResult, Validator
 
-from mailcow_wizard.tui.services import WizardSession
+from mailcow_wizard.tui.session import WizardSession
 
 
 class ConfValidator(Validator):

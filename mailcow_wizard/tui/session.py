@@ -1,28 +1,30 @@
-"""The wizard's state and its one door to the core: checks, the mailcow.conf engine and the fixes.
+"""The wizard's session: what it knows and has decided, and its one door to the core.
 
 Screens never open files or run commands. They hold a `WizardSession`, call its blocking methods
-from thread workers, and show what comes back. Everything here is plain Python (no Textual), so the
-flow can be tested and driven (demo, snapshots) without a terminal.
+from thread workers (the step screens' `run_blocking`), and show what comes back. Everything here is
+plain Python (no Textual), so the flow can be tested and driven (demo, snapshots) without a terminal.
+
+One owner of state: every change to the session goes through one of its methods; screens read its
+fields and never assign them. Properties only look at memory. The blocking methods (call them in a
+worker) are: `detect`, `inspect_checkout`, `ensure_loaded`, `change_mailcow_dir`, `run_check`,
+`run_all_checks`, `load_port_options`, `plan_fix`, `apply_fix`, `conf_diff`, `prepare_review`,
+`finish`, `recheck_all`, `next_commands`.
 
 Where the wizard meets the other layers, each in one place below:
 - checks: `mailcow_wizard.checks` (CHECKS, run_check)
 - mailcow.conf: `mailcow_wizard.conf` (schema, validate_values, plan_conf / write_conf)
-- fixes: `mailcow_wizard.fixes` (plan_fix, apply, verify)
-
-Blocking methods (call them in a worker): `ensure_loaded` (plans mailcow.conf with no answers yet:
-the existing file, defaults, the host's RAM), `detect` (reads the checkout's docker-compose.yml),
-`change_mailcow_dir`, `run_check`, `plan_fix`, `apply_fix`, `conf_diff`, `finish`, `recheck_all`.
-Everything else only looks at memory and is safe on the UI thread.
+- fixes: `mailcow_wizard.fixes` (plan_fix, apply, verify); port conflicts: `mailcow_wizard.fixes.ports`
 
 Startup: `__init__` reads nothing and imports none of the conf engine or the fixes, so the first
-screen draws at once. The generation is detected on first use (the Welcome step asks in a worker),
-and the answers (`values`, `base_values`, the recommendations) are planned on first use: the System
-checks step loads them in a worker while the checks run, so later steps find them ready.
+screen draws at once. The generation is detected in a worker of the Welcome step, and the answers
+(`values`, `base_values`, the recommendations, the time-zone list) are planned by `ensure_loaded`,
+which the System checks step runs in a worker while the checks run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -155,12 +157,10 @@ class WizardSession:
 
     @property
     def generation(self) -> str:
-        """"current" or "2020" (detected on first use; the Welcome step lets a person change it)."""
-        return self._generation if self._generation is not None else self.detect()[0]
-
-    @property
-    def generation_reason(self) -> str:
-        return self.detect()[1]
+        """"current" or "2020" (the Welcome step lets a person change it). Known after `detect()`."""
+        if self._generation is None:
+            raise NotLoaded("the mailcow generation is not detected yet: call detect() in a worker")
+        return self._generation
 
     @property
     def generation_if_known(self) -> str | None:
@@ -171,18 +171,13 @@ class WizardSession:
         """(the directory exists, a mailcow.conf is there), and the generation: read once per directory."""
         self.detect()
         if self._checkout is None:
-            self._checkout = (self.mailcow_dir_exists, self.conf_exists)
+            self._checkout = (self.ctx.mailcow_dir.is_dir(), bool(self.ctx.conf))
         return self._checkout
 
     @property
     def checkout_if_known(self) -> tuple[bool, bool] | None:
         """`inspect_checkout()`'s answer if it was read already, else None; never reads anything."""
         return self._checkout if self._generation is not None else None
-
-    @property
-    def mailcow_dir_exists(self) -> bool:
-        self.wait_for_host()
-        return self.ctx.mailcow_dir.is_dir()
 
     @property
     def loaded(self) -> bool:
@@ -205,6 +200,8 @@ class WizardSession:
         self.wait_for_host()
         from mailcow_wizard.conf import plan_conf
 
+        generation = self.detect()[0]
+        all_timezones()  # the Configuration step's list, computed here once, off the UI thread
         with self._load_lock:
             if not self._local_known:
                 self._local_known = True
@@ -213,7 +210,7 @@ class WizardSession:
 
                     with contextlib.suppress(Exception):
                         self._local = local_addresses()
-            plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, generation=self.generation, compose=None,
+            plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, generation=generation, compose=None,
                              local=self._local, strict_addresses=self.ctx.host.live)
             base = dict(plan.values)
             self._recs = list(plan.recommendations)
@@ -224,15 +221,16 @@ class WizardSession:
     @property
     def base_values(self) -> dict[str, str]:
         """What mailcow.conf says with no answers: the existing file, else mailcow's defaults."""
-        self.ensure_loaded()
-        assert self._base_values is not None
+        if self._base_values is None:
+            raise NotLoaded("the answers are not planned yet: call ensure_loaded() in a worker")
         return self._base_values
 
     @property
     def values(self) -> dict[str, str]:
-        """The wizard's answers, key -> value (planned on first use)."""
-        self.ensure_loaded()
-        return self._values
+        """The wizard's answers, key -> value (a copy: change them with `set_value`)."""
+        if self._base_values is None:
+            raise NotLoaded("the answers are not planned yet: call ensure_loaded() in a worker")
+        return dict(self._values)
 
     # -- the situation ----------------------------------------------------------------------------
     @property
@@ -251,7 +249,7 @@ class WizardSession:
 
     @property
     def conf_exists(self) -> bool:
-        self.wait_for_host()
+        """Whether a mailcow.conf was found in the checkout (as read when the host was first read)."""
         return bool(self.ctx.conf)
 
     @property
@@ -308,7 +306,7 @@ class WizardSession:
         if generation not in GENERATIONS:
             raise ValueError(f"unknown generation {generation!r}")
         with self._load_lock:
-            if generation != self.generation:
+            if generation != self._generation:
                 self._generation = generation
                 self._generation_reason = "chosen on the Welcome step"
                 self._base_values = None  # the answers start again from that layout, on first use
@@ -327,9 +325,23 @@ class WizardSession:
         return finding
 
     def run_all_checks(self) -> None:
-        """Every check, one after the other (blocking): for tests and for opening a later step directly."""
+        """Every check and the answers (blocking): for tests and for opening a later step directly."""
         for spec in SYSTEM_CHECKS:
             self.run_check(spec.id)
+        self.ensure_loaded()
+
+    def check_failed(self, check_id: str, error: BaseException) -> Finding:
+        """A check that raised instead of answering: remembered as undecided, with the reason in words."""
+        finding = Finding(check_id, Status.SKIP, f"The check could not run: {describe_error(error)}",
+                          remedy="Run `mailcow-wizard check --only " + check_id + "` to see it again.")
+        with self._lock:
+            self.findings[check_id] = finding
+        return finding
+
+    def forget_findings(self) -> None:
+        """Before running every check again: no finding is shown as current until its check answers."""
+        with self._lock:
+            self.findings.clear()
 
     def checks_done(self) -> bool:
         return all(spec.id in self.findings for spec in SYSTEM_CHECKS)
@@ -386,8 +398,11 @@ class WizardSession:
         return values
 
     def set_value(self, key: str, value: str) -> None:
+        """Record one answer (the screens' only way to change an answer)."""
+        if self._base_values is None:
+            raise NotLoaded("the answers are not planned yet: call ensure_loaded() in a worker")
         with self._lock:
-            self.values[key] = value
+            self._values[key] = value
 
     def validate(self, values: Mapping[str, str] | None = None) -> list[Issue]:
         """Every problem with the answers (errors and warnings), each naming its key and rule.
@@ -423,14 +438,13 @@ class WizardSession:
         self.ensure_loaded()
         for rec in self._recs:
             if rec.forced or (not self._prefilled and rec.key not in self.ctx.conf):
-                self.values[rec.key] = rec.value
+                self._values[rec.key] = rec.value
         self._prefilled = True
 
     @staticmethod
     def timezones() -> list[str]:
-        import zoneinfo
-
-        return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+        """Every time zone offered (computed once per process, in `ensure_loaded`)."""
+        return list(all_timezones())
 
     def plan_conf(self) -> ConfPlan:
         """The engine's plan for mailcow.conf with the current answers (blocking: reads the file)."""
@@ -484,7 +498,12 @@ class WizardSession:
         self.wait_for_host()
         from mailcow_wizard.fixes.ports import conflict_choices
 
-        self.port_options = {c.variable: c for c in conflict_choices(self.ctx)}
+        try:
+            options = {c.variable: c for c in conflict_choices(self.ctx)}
+        except Exception:
+            self.port_options = {}  # the step still works from the check's own facts
+            raise
+        self.port_options = options
 
     def port_option(self, variable: str) -> Any:
         return (self.port_options or {}).get(variable)
@@ -525,26 +544,26 @@ class WizardSession:
         previous = self.port_choices.get(var)
         if previous and previous.kind in ("move", "bind"):
             # Undo the earlier answer so switching between choices leaves nothing behind.
-            self.values[var] = self.base_values.get(var, "")
+            self._values[var] = self.base_values.get(var, "")
             bind = BIND_VARIABLES.get(var)
             if bind:
-                self.values[bind] = self.base_values.get(bind, "")
+                self._values[bind] = self.base_values.get(bind, "")
         self.port_choices[var] = choice
         if choice.kind == "move" and choice.value:
             address, _ = _split_or_none(self.values.get(var, ""))
             if address and var not in BIND_VARIABLES:
                 host = f"[{address}]" if ":" in address else address
-                self.values[var] = f"{host}:{choice.value}"
+                self._values[var] = f"{host}:{choice.value}"
             else:
-                self.values[var] = choice.value
+                self._values[var] = choice.value
         elif choice.kind == "bind" and choice.value:
             bind = BIND_VARIABLES.get(var)
             if bind:
-                self.values[bind] = choice.value
+                self._values[bind] = choice.value
             else:
                 _, port = _split_or_none(self.values.get(var, ""))
                 host = f"[{choice.value}]" if ":" in choice.value else choice.value
-                self.values[var] = f"{host}:{port or PORT_VARIABLES.get(var, '')}"
+                self._values[var] = f"{host}:{port or PORT_VARIABLES.get(var, '')}"
 
     def unresolved_conflicts(self) -> list[Conflict]:
         """Conflicts with no complete choice yet: mailcow cannot publish those ports as configured."""
@@ -581,6 +600,21 @@ class WizardSession:
         steps = tuple(Command(("systemctl", "disable", "--now", unit),
                               f"{unit} holds a port mailcow needs") for unit in units)
         return Plan("ports", "Stop the services that hold mailcow's ports", steps)
+
+    def plan_on_first_visit(self, view: FixView) -> None:
+        """The first time a fix is shown, a fix for a failed or warning check is kept for the Review.
+
+        The one place of this policy (the fix panel and the demo's prepared states call it). Later
+        visits keep whatever the person decided; a kept fix is planned again from the fresh view.
+        """
+        with self._lock:
+            first = view.check_id not in self.seen_fixes
+            self.seen_fixes.add(view.check_id)
+        if first:
+            if view.can_apply and not self.was_applied(view.check_id) and self.needs_attention(view.check_id):
+                self.plan_to_apply(view)
+        elif view.check_id in self.planned_fixes:
+            self.plan_to_apply(view)
 
     def plan_to_apply(self, view: FixView) -> None:
         """Keep a fix for the Review step (applied when the person confirms there)."""
@@ -735,6 +769,26 @@ class WizardSession:
 
 
 _AUTO = object()
+
+
+class NotLoaded(RuntimeError):
+    """A value read before the blocking method that loads it ran (a programming error, not the user's)."""
+
+
+@functools.lru_cache(maxsize=1)
+def all_timezones() -> tuple[str, ...]:
+    """The IANA zones with a region (and UTC), sorted; read from the system's tz database once."""
+    import zoneinfo
+
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
+
+
+def describe_error(error: BaseException) -> str:
+    """An exception in words for the screen: its message, else its kind; never a traceback."""
+    text = str(error).strip()
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return text or type(error).__name__
 
 
 def _split_or_none(value: str) -> tuple[str | None, int | None]:
