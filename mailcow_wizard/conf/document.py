@@ -119,6 +119,28 @@ class ConfDocument:
                 return i
         return None
 
+    def placeholder_line(self, key: str) -> int | None:
+        """Index of the last `#KEY=...` line (a key mailcow writes commented out), if any."""
+        prefix = f"#{key}="
+        for i in range(len(self.lines) - 1, -1, -1):
+            line = self.lines[i]
+            if line.kind == "comment" and line.text.startswith(prefix) and line.text.endswith("\n"):
+                return i
+        return None
+
+    def has_key(self, key: str) -> bool:
+        """The key is set, or present as a `#KEY=` placeholder (what mailcow's update scripts look for)."""
+        return self.last_line(key) is not None or self.placeholder_line(key) is not None
+
+    def add_placeholder(self, key: str, comment: Iterable[str] = ()) -> None:
+        """Append `#KEY=` with `comment` above: the key is known but deliberately left unset."""
+        if self.lines and not self.lines[-1].text.endswith("\n"):
+            self.lines[-1] = parse_line(self.lines[-1].text + "\n")
+        block = ["\n"] if self.lines and self.lines[-1].kind != "blank" else []
+        block += [f"# {c}\n" for c in comment]
+        block.append(f"#{key}=\n")
+        self.lines.extend(parse_line(t) for t in block)
+
     def duplicates(self) -> list[str]:
         seen: dict[str, int] = {}
         for line in self.lines:
@@ -140,6 +162,11 @@ class ConfDocument:
             body = line.body[:line.value_start] + token + line.body[line.value_end:]
             newline = "\n" if line.text.endswith("\n") else ""
             self.lines[idx] = parse_line(body + newline)
+            return True
+        placeholder = self.placeholder_line(key)
+        if placeholder is not None:
+            # Right under mailcow's `#KEY=` placeholder, which stays as it was.
+            self.lines.insert(placeholder + 1, parse_line(f"{key}={token}\n"))
             return True
         if self.lines and not self.lines[-1].text.endswith("\n"):
             self.lines[-1] = parse_line(self.lines[-1].text + "\n")

@@ -22,7 +22,7 @@ WARNING = "warning"
 
 PORT_KEYS = ("HTTP_PORT", "HTTPS_PORT", "SMTP_PORT", "SMTPS_PORT", "SUBMISSION_PORT", "IMAP_PORT",
              "IMAPS_PORT", "POP_PORT", "POPS_PORT", "SIEVE_PORT", "DOVEADM_PORT", "SQL_PORT", "REDIS_PORT",
-             "SOLR_PORT")
+             "SOLR_PORT", "XMPP_C2S_PORT", "XMPP_S2S_PORT", "XMPP_HTTPS_PORT")
 """Every key that publishes a port on the host (HTTP(S) take their address from *_BIND)."""
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -22,10 +22,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailcow_wizard.conf.checkout import checkout_schema
 from mailcow_wizard.conf.compose import ComposeTool, Verdict, compose_flavour, find_compose, judge
 from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.recommend import Recommendation, recommend
-from mailcow_wizard.conf.schema import SECTIONS, KeySpec, Schema, detect_generation, get_schema
+from mailcow_wizard.conf.schema import SECTIONS, KeySpec, Schema, get_schema
 from mailcow_wizard.conf.validate import ERROR, WARNING, Issue, local_addresses, validate_values
 from mailcow_wizard.errors import ParseError, ProbeError, WizardError
 from mailcow_wizard.host import Host
@@ -175,23 +176,25 @@ def _line_issues(doc: ConfDocument, flagged: set[str]) -> list[Issue]:
 
 
 def _new_document(schema: Schema, values: Mapping[str, str]) -> ConfDocument:
-    """A complete commented file in schema order for `values` (optional keys only when set)."""
+    """A complete commented file in schema order for `values`; unset commented-out keys as `#KEY=`."""
     out = [
-        "# mailcow.conf: settings of this mailcow: dockerized installation.\n",
-        f"# Written by mailcow-wizard for mailcow's {schema.generation} generation. bash sources this file\n",
-        "# and Docker Compose reads it as .env, so values carry no quotes, spaces or shell characters.\n",
-        "# Change values with `mailcow-wizard generate --set KEY=VALUE`; comments and order are kept.\n",
+        "# mailcow.conf: settings of this mailcow: dockerized installation, written by mailcow-wizard.\n",
+        "# bash sources this file and Docker Compose reads it as .env, so values carry no quotes, spaces\n",
+        "# or shell characters. Change values with `mailcow-wizard generate --set KEY=VALUE`; comments and\n",
+        "# order are kept. A line `#KEY=` is a setting left unset on purpose: set it to use it.\n",
     ]
+    out += [f"# Keys from {line}\n" if i == 0 else f"# {line}\n"
+            for i, line in enumerate(textwrap.wrap(schema.source, width=90))]
     section = None
     for spec in schema.keys:
-        if spec.name not in values:
+        if spec.name not in values and not spec.optional:
             continue
         if spec.section != section:
             section = spec.section
             out += ["\n", f"# ---- {SECTIONS.get(section, section)} ----\n"]
         out.append("\n")
         out += [f"# {c}\n" for c in _comment_lines(spec.comment)]
-        out.append(f"{spec.name}=\n")
+        out.append(f"{spec.name}=\n" if spec.name in values else f"#{spec.name}=\n")
     doc = ConfDocument.parse("".join(out))
     for spec in schema.keys:
         if spec.name in values:
@@ -216,11 +219,13 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
     path = mdir / CONF_NAME
     answers = dict(answers or {})
     notes: list[str] = []
+    schema, reason = checkout_schema(mdir)
     if generation is None:
-        generation, reason = detect_generation(mdir)
-    else:
-        reason = "chosen, not detected"
-    schema = get_schema(generation)
+        generation = schema.generation
+    elif generation != schema.generation:
+        # An explicit generation other than the checkout's: our own list of that generation's keys.
+        schema = get_schema(generation)
+        reason = f"--generation {generation}; keys from {schema.source}"
     old, issues = _read_old(path)
     doc = ConfDocument.parse(old) if old is not None else ConfDocument()
     existing = doc.values()
@@ -276,6 +281,10 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
         comments.update({s.name: _comment_lines(s.comment) for s in schema.keys})
         changes = {k: v for k, v in values.items() if existing.get(k) != v or k not in existing}
         doc.update(changes, comments, quoted=[s.name for s in schema.keys if s.quoted])
+        for spec in schema.commented:
+            # mailcow's update adds every key it expects and finds neither set nor as `#KEY=`.
+            if not doc.has_key(spec.name):
+                doc.add_placeholder(spec.name, _comment_lines(spec.comment))
     final = doc.values()
     changed_keys = [k for k in final if existing.get(k) != final[k] or k not in existing]
 
