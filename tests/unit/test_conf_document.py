@@ -118,3 +118,12 @@ def test_read_existing_conf_uses_the_engine_and_stays_light(tmp_path) -> None:
                                     check=True).stdout)
     assert out["values"] == {"B": "1", "A": "2", "C": "\ufffd"}
     assert out["heavy"] == []
+
+
+def test_set_puts_a_commented_out_key_under_its_placeholder() -> None:
+    doc = ConfDocument.parse("# API key\n#API_KEY=\n\nOTHER=1\n")
+    assert doc.has_key("API_KEY") and "API_KEY" not in doc.values()
+    assert doc.set("API_KEY", "abc-123")
+    assert doc.render() == b"# API key\n#API_KEY=\nAPI_KEY=abc-123\n\nOTHER=1\n"
+    doc.add_placeholder("SNAT_TO_SOURCE", ["outgoing IPv4"])
+    assert doc.render().endswith(b"OTHER=1\n\n# outgoing IPv4\n#SNAT_TO_SOURCE=\n")
