@@ -104,7 +104,7 @@ def own_rss(python: Path) -> int:
 def per_check_ms() -> list[tuple[str, float, str]]:
     """Each check run once in this process (first use includes its imports): where the time goes."""
     from mailcow_wizard.checks import CHECKS, run_check
-    from mailcow_wizard.context import make_context
+    from mailcow_wizard.commands.options import make_context
 
     ctx = make_context(None, None)
     out = []

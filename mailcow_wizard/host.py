@@ -9,6 +9,7 @@ kernel interface (netlink, adjtimex, the process table) is asked.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional
@@ -21,6 +22,23 @@ MAX_READ = 4 * 1024 * 1024
 
 SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 """Where `which` looks under a non-live root, where PATH of the running system means nothing."""
+
+
+def read_regular_file(path: Path, limit: int) -> bytes | None:
+    """A regular file's first bytes; None for anything else (a FIFO would block, a device never end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 @record(frozen=True)

@@ -25,6 +25,21 @@ class Status(StrEnum):
     FAIL = "fail"
     SKIP = "skip"
 
+    def label(self, ascii_only: bool = False) -> str:
+        """How every face shows this status: a mark and a word, readable without colour. `ascii_only`
+        for the Linux console's font and non-UTF-8 streams, which lack the check and cross marks."""
+        return (_ASCII_LABELS if ascii_only else _LABELS)[self.value]
+
+    @property
+    def style(self) -> str:
+        """The colour that goes with the label where colour is shown (rich style)."""
+        return _STYLES[self.value]
+
+
+_LABELS = {"pass": "✔ PASS", "warn": "! WARN", "fail": "✘ FAIL", "skip": "- SKIP"}
+_ASCII_LABELS = {"pass": "+ PASS", "warn": "! WARN", "fail": "x FAIL", "skip": "- SKIP"}
+_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+
 
 @record(frozen=True)
 class Finding:

@@ -12,15 +12,13 @@ import sys
 from typing import TextIO
 
 from mailcow_wizard.checks import CHECK_IDS, CHECKS, ONLINE_CHECK_IDS, run_all
-from mailcow_wizard.context import OnlineOptions, make_context
+from mailcow_wizard.commands.options import make_context
+from mailcow_wizard.context import OnlineOptions
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, UsageError
 from mailcow_wizard.model import Finding, Status
 
 JSON_VERSION = 1
 
-SYMBOLS = {Status.PASS: "✔ PASS", Status.WARN: "! WARN", Status.FAIL: "✘ FAIL", Status.SKIP: "- SKIP"}
-ASCII_SYMBOLS = {Status.PASS: "[ OK ]", Status.WARN: "[WARN]", Status.FAIL: "[FAIL]", Status.SKIP: "[SKIP]"}
-STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,15 +112,15 @@ def _fix_label(fix_id: str) -> str:
 
 def render_plain(findings: list[Finding], out: TextIO) -> None:
     """The report for pipes, logs and terminals without rich: no colour, no wrapping, one line per check."""
-    symbols = SYMBOLS if _utf8(out) else ASCII_SYMBOLS
+    ascii_only = not _utf8(out)
     titles = {spec.id: spec.title for spec in CHECKS}
     for f in findings:
-        out.write(f"{symbols[f.status]}  {titles.get(f.id, f.id):<26}{f.summary}\n")
+        out.write(f"{f.status.label(ascii_only)}  {titles.get(f.id, f.id):<26}{f.summary}\n")
     problems = _problems(findings)
     if problems:
         out.write("\nWhat to do\n")
         for f in problems:
-            out.write(f"\n{symbols[f.status]} {f.id}: {f.summary}\n{f.remedy}\n")
+            out.write(f"\n{f.status.label(ascii_only)} {f.id}: {f.summary}\n{f.remedy}\n")
             if f.fix:
                 out.write(f"{_fix_label(f.fix)}: mailcow-wizard fix {f.fix}\n")
     out.write(f"\n{_counts_line(findings)}\n")
@@ -135,21 +133,21 @@ def render_rich(findings: list[Finding]) -> None:
     from rich.table import Table
 
     console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
-    symbols = SYMBOLS if _utf8(console.file) else ASCII_SYMBOLS
+    ascii_only = not _utf8(console.file)
     titles = {spec.id: spec.title for spec in CHECKS}
     table = Table(show_header=False, box=None, pad_edge=False, padding=(0, 1))
     table.add_column("status", no_wrap=True)
     table.add_column("check", no_wrap=True, style="bold")
     table.add_column("summary", overflow="fold")
     for f in findings:
-        table.add_row(f"[{STYLES[f.status]}]{symbols[f.status]}[/]", escape(titles.get(f.id, f.id)),
+        table.add_row(f"[{f.status.style}]{f.status.label(ascii_only)}[/]", escape(titles.get(f.id, f.id)),
                       escape(f.summary))
     console.print(table)
     problems = _problems(findings)
     if problems:
         console.print("\n[bold]What to do[/bold]")
         for f in problems:
-            console.print(f"\n[{STYLES[f.status]}]{symbols[f.status]}[/] [bold]{escape(f.id)}[/bold]: "
+            console.print(f"\n[{f.status.style}]{f.status.label(ascii_only)}[/] [bold]{escape(f.id)}[/bold]: "
                           f"{escape(f.summary)}", soft_wrap=True)
             # Remedies carry their own line breaks (commands must not be re-wrapped).
             console.print(escape(f.remedy), soft_wrap=True)

@@ -14,10 +14,9 @@ import argparse
 import sys
 import textwrap
 from dataclasses import replace
-from pathlib import Path
 
 from mailcow_wizard.checks import CHECK_IDS
-from mailcow_wizard.context import DEFAULT_MAILCOW_DIR, Context, make_context
+from mailcow_wizard.commands.options import make_context, parse_sets
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from mailcow_wizard.fixes import FIXES, FixOptions, Outcome, apply, get_fix, plan_fix, verify, write_log
 from mailcow_wizard.fixes.base import may_change
@@ -80,12 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> FixOptions:
-    sets: dict[str, str] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--set {item!r}: expected VAR=VALUE, e.g. SMTP_PORT=2525")
-        sets[key.strip()] = value.strip()
+    sets = parse_sets(args.set)
     if sets and args.choice not in (None, "move", "bind"):
         raise UsageError("--set goes with --choice move or --choice bind")
     choice = args.choice or ("move" if sets else None)
@@ -96,13 +90,6 @@ def _options(args: argparse.Namespace) -> FixOptions:
                       servers=tuple(args.servers.split()) if args.servers else (),
                       mtu=args.mtu, swap_mib=args.swap_size, swap_file=args.swap_file,
                       disable_cloud_network=not args.keep_cloud_network)
-
-
-def make_fix_context(root: str | None, mailcow_dir: str | None) -> Context:
-    """make_context, but under --root the default mailcow directory lies below the root too."""
-    if root is not None and mailcow_dir is None:
-        mailcow_dir = str(Path(root) / str(DEFAULT_MAILCOW_DIR).lstrip("/"))
-    return make_context(root, mailcow_dir)
 
 
 def _confirm(question: str) -> bool:
@@ -129,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown check id {fix_id!r} (known: {known})")
     spec = get_fix(fix_id)
     options = _options(args)
-    ctx = make_fix_context(args.root, args.mailcow_dir)
+    ctx = make_context(args.root, args.mailcow_dir)
     dry_run = bool(getattr(args, "dry_run", False))
     plan = plan_fix(fix_id, ctx, options)
     out = sys.stdout

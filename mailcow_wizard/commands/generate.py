@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-from pathlib import Path
 
 from mailcow_wizard.errors import EXIT_OK, UsageError
 from mailcow_wizard.mailcow import GENERATIONS
@@ -37,41 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show passwords in the diff instead of hiding them")
 
 
-def _parse_sets(items: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise UsageError(f"--set {item!r}: {key!r} is not a variable name (letters, digits, _)")
-        out[key] = value
-    return out
-
-
-def _mailcow_dir(args: argparse.Namespace) -> Path:
-    from mailcow_wizard.context import default_mailcow_dir
-
-    if args.mailcow_dir is None:
-        return default_mailcow_dir(root=args.root)
-    d = Path(args.mailcow_dir).expanduser().absolute()
-    if not d.exists():
-        raise UsageError(f"--mailcow-dir {args.mailcow_dir}: no such directory")
-    if not d.is_dir():
-        raise UsageError(f"--mailcow-dir {args.mailcow_dir}: not a directory")
-    return d
-
-
 def run(args: argparse.Namespace) -> int:
+    from mailcow_wizard.commands.options import make_context, parse_sets
     from mailcow_wizard.conf.write import ConfError, plan_conf, write_conf
-    from mailcow_wizard.context import make_context
 
     dry_run = bool(getattr(args, "dry_run", False))
-    mdir = _mailcow_dir(args)
-    if not mdir.is_dir():
-        raise UsageError(f"{mdir} does not exist; pass --mailcow-dir with your mailcow-dockerized checkout")
-    ctx = make_context(args.root, str(mdir))
-    answers = _parse_sets(args.sets)
+    ctx = make_context(args.root, args.mailcow_dir, must_exist=True)
+    mdir = ctx.mailcow_dir
+    answers = parse_sets(args.sets)
     # Strongest first: --hostname/--timezone, then --set, then the environment.
     for key, option, env in (("MAILCOW_HOSTNAME", args.hostname, "MAILCOW_HOSTNAME"),
                              ("TZ", args.timezone, "MAILCOW_TZ")):

@@ -43,7 +43,7 @@ def build_session(args: argparse.Namespace):  # noqa: ANN201 - WizardSession, im
             raise WizardError(f"could not make a directory for the demo's sample host: {exc}") from exc
         return WizardSession(demo.context, dry_run=dry_run, demo=True, demo_dir=demo.base,
                              host_ready=demo.ready)
-    from mailcow_wizard.context import make_context
+    from mailcow_wizard.commands.options import make_context
 
     ctx = make_context(args.root, args.mailcow_dir)
     return WizardSession(ctx, dry_run=dry_run)

@@ -6,6 +6,7 @@ Nothing else in the program writes mailcow.conf. Submodules are imported lazily,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 _EXPORTS = {
@@ -20,7 +21,7 @@ _EXPORTS = {
     "write_conf": "write",
 }
 
-__all__ = sorted([*_EXPORTS, "parse_conf_values"])
+__all__ = sorted([*_EXPORTS, "parse_conf_values", "read_existing_conf"])
 
 
 def parse_conf_values(data: bytes | str) -> dict[str, str]:
@@ -30,6 +31,15 @@ def parse_conf_values(data: bytes | str) -> dict[str, str]:
     values = ConfDocument.parse(data).values()
     # Undecodable bytes become U+FFFD here, so callers can print values safely.
     return {k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for k, v in values.items()}
+
+
+def read_existing_conf(path: Path) -> dict[str, str]:
+    """The KEY=VALUE pairs of an existing mailcow.conf, read without executing anything ({} when it is
+    missing or not a regular file: a FIFO would block). Values are what Compose and python-dotenv read."""
+    from mailcow_wizard.host import read_regular_file
+
+    data = read_regular_file(path, 4 * 1024 * 1024)
+    return {} if data is None else parse_conf_values(data)
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailcow_wizard.context import Context, read_existing_conf
+from mailcow_wizard.conf import read_existing_conf
+from mailcow_wizard.context import Context
 from mailcow_wizard.host import CommandResult, FakeRunner, Host
 
 MAILCOW_DIR = "/opt/mailcow-dockerized"

@@ -28,7 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Union
 
-from mailcow_wizard.context import Context, read_existing_conf
+from mailcow_wizard.conf import read_existing_conf
+from mailcow_wizard.context import Context
 from mailcow_wizard.host import Host
 from mailcow_wizard.model import Finding, Status, StrEnum
 

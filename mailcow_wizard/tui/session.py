@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailcow_wizard.checks import CHECKS, CheckSpec, get_spec, run_check
-from mailcow_wizard.context import Context, read_existing_conf
+from mailcow_wizard.conf import read_existing_conf
+from mailcow_wizard.context import Context
 from mailcow_wizard.mailcow import (
     BIND_VARIABLES,
     GENERATIONS,

@@ -19,7 +19,7 @@ import pytest
 
 from mailcow_wizard.checks.clock import check_ntp
 from mailcow_wizard.checks.network import check_mtu
-from mailcow_wizard.context import make_context
+from mailcow_wizard.commands.options import make_context
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.clock import TIME_STATES, kernel_adjtimex
 from mailcow_wizard.probes.network import ioctl_mtu, probe_mtu

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mailcow_wizard
-from mailcow_wizard.context import read_existing_conf
+from mailcow_wizard.conf import read_existing_conf
 from mailcow_wizard.errors import ParseError
 
 pytestmark = pytest.mark.system

@@ -108,7 +108,7 @@ def test_read_existing_conf_uses_the_engine_and_stays_light(tmp_path) -> None:
     code = (
         "import sys, json\n"
         "from pathlib import Path\n"
-        "from mailcow_wizard.context import read_existing_conf\n"
+        "from mailcow_wizard.conf import read_existing_conf\n"
         f"values = read_existing_conf(Path({str(conf)!r}))\n"
         "heavy = [m for m in ('dotenv', 'psutil', 'textual', 'mailcow_wizard.conf.write',\n"
         "                     'mailcow_wizard.conf.validate') if m in sys.modules]\n"

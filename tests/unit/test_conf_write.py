@@ -412,7 +412,8 @@ def test_set_beats_the_environment(checkout, root: Path, monkeypatch) -> None:
 
 
 def test_default_mailcow_dir_lies_under_root(tmp_path: Path) -> None:
-    from mailcow_wizard.context import default_mailcow_dir, make_context
+    from mailcow_wizard.commands.options import make_context
+    from mailcow_wizard.context import default_mailcow_dir
 
     assert default_mailcow_dir(root=str(tmp_path)) == tmp_path / "opt" / "mailcow-dockerized"
     assert make_context(str(tmp_path)).mailcow_dir == tmp_path / "opt" / "mailcow-dockerized"
@@ -428,7 +429,8 @@ def test_plan_under_root_runs_no_compose(checkout, root: Path, monkeypatch) -> N
 
 
 def test_fifo_at_mailcow_conf_does_not_hang(tmp_path: Path) -> None:
-    from mailcow_wizard.context import looks_like_mailcow, read_existing_conf
+    from mailcow_wizard.conf import read_existing_conf
+    from mailcow_wizard.context import looks_like_mailcow
 
     os.mkfifo(tmp_path / "mailcow.conf")
     os.mkfifo(tmp_path / "docker-compose.yml")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mailcow_wizard.cli import main
-from mailcow_wizard.context import Context, read_existing_conf
+from mailcow_wizard.conf import read_existing_conf
+from mailcow_wizard.context import Context
 from mailcow_wizard.fixes import FIXES, FixOptions, Outcome, apply, plan_fix
 from mailcow_wizard.fixes.firewall import docker_user_rules, ineffective_input_rules
 from mailcow_wizard.fixes.hetzner import cloud_network_disabled, rename_aliases

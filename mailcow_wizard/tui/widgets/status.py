@@ -1,4 +1,4 @@
-"""Status labels that read the same without colour: a symbol and a word, styled only as a bonus."""
+"""Status cells that read the same without colour (the labels are `Status.label`, shared with `check`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ from rich.text import Text
 
 from mailcow_wizard.model import Status
 
-SYMBOLS = {Status.PASS: "✔ PASS", Status.WARN: "! WARN", Status.FAIL: "✘ FAIL", Status.SKIP: "- SKIP"}
-ASCII_SYMBOLS = {Status.PASS: "+ PASS", Status.WARN: "! WARN", Status.FAIL: "x FAIL", Status.SKIP: "- SKIP"}
-"""For the Linux console (TERM=linux), whose font lacks the check and cross marks."""
-STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 RUNNING = "… WAIT"
 ASCII_RUNNING = ". WAIT"
 
@@ -29,5 +25,4 @@ def status_text(status: Status | None, gap: str = "") -> Text:
     ascii_only = plain_console()
     if status is None:
         return Text((ASCII_RUNNING if ascii_only else RUNNING) + gap, style="dim")
-    label = (ASCII_SYMBOLS if ascii_only else SYMBOLS)[status]
-    return Text(label + gap, style=STYLES[status])
+    return Text(status.label(ascii_only) + gap, style=status.style)
