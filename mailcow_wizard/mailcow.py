@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 GENERATIONS = ("current", "2020")
 """The generations of mailcow: dockerized we know, newest first: today's (FTS) and the Solr era (end of 2020).
@@ -22,6 +23,13 @@ PORT_VARIABLES: dict[str, int] = {
     "SIEVE_PORT": 4190,
 }
 """The ports mailcow publishes to the world, by the mailcow.conf variable that sets each."""
+
+OTHER_PORT_VARIABLES = ("DOVEADM_PORT", "SQL_PORT", "REDIS_PORT", "SOLR_PORT", "XMPP_C2S_PORT",
+                        "XMPP_S2S_PORT", "XMPP_HTTPS_PORT")
+"""The other mailcow.conf keys that publish a port on the host (most on 127.0.0.1 by default)."""
+
+HOST_PORT_VARIABLES = (*PORT_VARIABLES, *OTHER_PORT_VARIABLES)
+"""Every key that publishes a port on the host (HTTP(S) take their address from *_BIND)."""
 
 BIND_VARIABLES: dict[str, str] = {"HTTP_PORT": "HTTP_BIND", "HTTPS_PORT": "HTTPS_BIND"}
 """HTTP(S) take a bare port; their address lives in a separate variable."""
@@ -62,25 +70,49 @@ def split_port_spec(value: str) -> tuple[str | None, int]:
     return address, port
 
 
-def published_ports(conf: dict[str, str]) -> dict[str, tuple[str | None, int]]:
-    """The (address, port) mailcow will publish for each port variable, given mailcow.conf values.
+def bind_address(value: str) -> str | None:
+    """The address of a *_BIND value without IPv6 brackets (None when empty). Compose needs the
+    brackets ("[::1]:80:80"); comparing addresses does not."""
+    v = value.strip()
+    if v.startswith("[") and v.endswith("]"):
+        v = v[1:-1]
+    return v or None
 
-    Unset or unreadable values fall back to mailcow's defaults; HTTP(S) take their address from *_BIND.
+
+def published_ports(conf: Mapping[str, str], *, as_written: bool = False
+                    ) -> dict[str, tuple[str | None, int]]:
+    """The (address or None for every address, port) published for each port variable.
+
+    By default: what mailcow will publish on its public ports, unset or unreadable values falling back
+    to mailcow's defaults, a 0.0.0.0 bind read as every address. `as_written`: what these values say,
+    for every key that publishes on the host (validation): unset or unreadable keys are left out and
+    addresses stay as written. HTTP(S) take a bare port, their address from *_BIND.
     """
     result: dict[str, tuple[str | None, int]] = {}
-    for var, default in PORT_VARIABLES.items():
-        raw = conf.get(var, "")
-        try:
-            address, port = split_port_spec(raw) if raw else (None, default)
-        except ValueError:
-            address, port = None, default
+    for var in HOST_PORT_VARIABLES if as_written else PORT_VARIABLES:
+        raw = conf.get(var) or ""
         bind_var = BIND_VARIABLES.get(var)
+        try:
+            if not raw:
+                if as_written:
+                    continue
+                address, port = None, PORT_VARIABLES[var]
+            elif bind_var and as_written and not raw.isdigit():
+                continue
+            else:
+                address, port = split_port_spec(raw)
+        except ValueError:
+            if as_written:
+                continue
+            address, port = None, PORT_VARIABLES[var]
         if bind_var:
-            bind = conf.get(bind_var, "").strip()
-            if bind.startswith("[") and bind.endswith("]"):
-                bind = bind[1:-1]  # IPv6 in *_BIND is bracketed (Compose needs it: "[::1]:80:80")
-            address = bind or None
-            if address in ("0.0.0.0", "::"):
-                address = None if address == "0.0.0.0" else address
+            address = bind_address(conf.get(bind_var) or "")
+            if as_written and address is not None:
+                try:
+                    ipaddress.ip_address(address)
+                except ValueError:
+                    continue
+            elif address == "0.0.0.0":
+                address = None
         result[var] = (address, port)
     return result

@@ -11,18 +11,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailcow_wizard.host import CommandResult, Host, subprocess_runner
-
-PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
-               "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
-"""Where the docker CLI looks for the compose plugin (besides ~/.docker/cli-plugins)."""
+from mailcow_wizard.host import Host
 
 
 @dataclass(frozen=True)
@@ -44,55 +39,40 @@ class Verdict:
     config: dict[str, Any] | None = None
 
 
-def _v2(result: CommandResult | None) -> str | None:
-    if result is None or not result.ok:
-        return None
-    version = result.stdout.strip().lstrip("v")
-    major = version.split(".", 1)[0]
-    return version if major.isdigit() and int(major) >= 2 else None
+def find_compose(host: Host | None = None) -> ComposeTool | None:
+    """The Compose v2 this machine can run to judge a file, or None.
 
-
-def _plugin_dirs() -> list[str]:
-    home = os.environ.get("HOME")
-    return [*([f"{home}/.docker/cli-plugins"] if home else []), *PLUGIN_DIRS]
-
-
-def find_compose(run: Callable[[list[str], float], CommandResult | None] | None = None,
-                 which: Callable[[str], str | None] | None = None,
-                 is_file: Callable[[str], bool] | None = None) -> ComposeTool | None:
-    """The Compose v2 this machine can run, plugin first (as mailcow's own scripts prefer).
-
-    The plugin binary is called directly (it is a complete Compose): the docker CLI in front of it
-    costs a few hundred milliseconds per call and adds nothing to `config`. Without arguments the
-    answer for this machine is computed once per process.
+    Where it is comes from the docker probe, the one place that knows the plugin directories, the
+    dpkg packages and standalone `docker-compose` (so `check`, `generate` and this judge agree). The
+    plugin binary is then called directly: it is a complete Compose, and the docker CLI in front of it
+    costs a few hundred milliseconds per call. A version the files did not tell is asked of the binary.
+    Without a host the answer for this machine is computed once per process.
     """
-    if run is None and which is None and is_file is None:
+    if host is None:
         return _machine_compose()
-    run = run or subprocess_runner
-    which = which or shutil.which
-    is_file = is_file or os.path.isfile
-    docker = which("docker")
-    if docker:
-        for d in _plugin_dirs():
-            plugin = f"{d}/docker-compose"
-            if is_file(plugin):
-                version = _v2(run([plugin, "version", "--short"], 10.0))
-                if version:
-                    return ComposeTool((plugin,), "native", version)
-        version = _v2(run([docker, "compose", "version", "--short"], 10.0))
-        if version:
-            return ComposeTool((docker, "compose"), "native", version)
-    standalone = which("docker-compose")
-    if standalone:
-        version = _v2(run([standalone, "version", "--short"], 10.0))
-        if version:
-            return ComposeTool((standalone,), "standalone", version)
-    return None
+    from mailcow_wizard.errors import ParseError
+    from mailcow_wizard.probes.docker import parse_compose_version, parse_version, probe_compose_info
+
+    info = probe_compose_info(host)
+    if info.kind is None or info.path is None:
+        return None
+    version = info.version
+    if version is None:
+        result = host.run([info.path, "version", "--short"], timeout=10.0)
+        try:
+            version = parse_compose_version(result.stdout) if result is not None and result.ok else None
+            if version is not None and parse_version(version)[0] < 2:
+                version = None
+        except ParseError:
+            version = None
+    if version is None:
+        return None
+    return ComposeTool((info.path,), info.kind, version)
 
 
 @functools.lru_cache(maxsize=1)
 def _machine_compose() -> ComposeTool | None:
-    return find_compose(subprocess_runner, shutil.which, os.path.isfile)
+    return find_compose(Host())
 
 
 def describe(tool: ComposeTool) -> str:

@@ -15,15 +15,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from mailcow_wizard.conf.schema import MAX_VALUE_LENGTH, QUOTED_CHARS, SAFE_CHARS, KeySpec, Schema
-from mailcow_wizard.mailcow import NGINX_INTERNAL_PORTS, split_port_spec
+from mailcow_wizard.mailcow import NGINX_INTERNAL_PORTS, published_ports, split_port_spec
 
 ERROR = "error"
 WARNING = "warning"
-
-PORT_KEYS = ("HTTP_PORT", "HTTPS_PORT", "SMTP_PORT", "SMTPS_PORT", "SUBMISSION_PORT", "IMAP_PORT",
-             "IMAPS_PORT", "POP_PORT", "POPS_PORT", "SIEVE_PORT", "DOVEADM_PORT", "SQL_PORT", "REDIS_PORT",
-             "SOLR_PORT", "XMPP_C2S_PORT", "XMPP_S2S_PORT", "XMPP_HTTPS_PORT")
-"""Every key that publishes a port on the host (HTTP(S) take their address from *_BIND)."""
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -181,14 +176,6 @@ def _bind(key: str, v: str) -> list[Issue]:
     if ip.version == 4 and bracketed:
         return [_err(key, "bind", f"write the IPv4 address without brackets, {v[1:-1]}")]
     return []
-
-
-def bind_address(value: str) -> str | None:
-    """The address of a *_BIND value without IPv6 brackets (None when empty)."""
-    v = value.strip()
-    if v.startswith("[") and v.endswith("]"):
-        v = v[1:-1]
-    return v or None
 
 
 def _yn(key: str, v: str) -> list[Issue]:
@@ -410,24 +397,7 @@ def check_value(key: str, value: str, spec: KeySpec | None) -> list[Issue]:
 
 def published_addresses(values: Mapping[str, str]) -> dict[str, tuple[str | None, int]]:
     """(address or None for all, port) of every port key that is set and readable."""
-    out: dict[str, tuple[str | None, int]] = {}
-    for key in PORT_KEYS:
-        raw = values.get(key)
-        if raw is None or raw == "":
-            continue
-        try:
-            if key in ("HTTP_PORT", "HTTPS_PORT"):
-                if not raw.isdigit():
-                    continue
-                bind = bind_address(values.get(key.replace("_PORT", "_BIND"), ""))
-                if bind is not None:
-                    ipaddress.ip_address(bind)
-                out[key] = (bind, int(raw))
-            else:
-                out[key] = split_port_spec(raw)
-        except ValueError:
-            continue
-    return out
+    return published_ports(values, as_written=True)
 
 
 def _overlap(a: str | None, b: str | None) -> bool:
