@@ -311,4 +311,4 @@ def compose_argv() -> list[str]:
         proc = run([*argv, "version"], check=False)
         if proc.returncode == 0 and "version" in proc.stdout.lower():
             return argv
-    pytest.skip("Docker Compose v2 is not installed (install it with ../shared/tools/install-docker-compose)")
+    pytest.skip("Docker Compose v2 is not installed (docker-compose-plugin, or a docker-compose v2 on PATH)")

@@ -7,8 +7,9 @@ kernel). Each file is then read by the two programs that matter, with nothing of
 - Docker Compose v2 (`docker compose config` in the checkout, reading `.env` -> mailcow.conf as mailcow
   does, with a bare environment): the ports it would publish equal the ones intended.
 
-The intended ports are derived from mailcow's own docker-compose.yml (its `${VAR:-default}:TARGET`
-lines), not from our code. Port forms mailcow cannot use must be refused with exit 2 and nothing written.
+The intended ports are derived from mailcow's own docker-compose.yml (from MAILCOW_SRC; its
+`${VAR:-default}:TARGET` lines), not from our code. Port forms mailcow cannot use must be refused with
+exit 2 and nothing written.
 (The conf engine's own Compose tests, test_compose_conf.py, cover the engine in-process on loopback.)
 """
 
@@ -24,11 +25,11 @@ from pathlib import Path
 import pytest
 
 from mailcow_wizard.mailcow import split_port_spec
-from tests.system.conftest import REPO, Netns, NetnsFactory, compose_argv, run
+from tests.conftest import MAILCOW_FIXTURES, mailcow_src
+from tests.system.conftest import Netns, NetnsFactory, compose_argv, run
 
 pytestmark = pytest.mark.system
 
-MAILCOW = REPO.parent / "shared" / "mailcow"
 V4, V6 = "198.18.7.5", "2001:db8:7::5"
 GENERATIONS = ("current", "2020")
 PORT_LINE = re.compile(r'^\s*-\s*"(?P<spec>\$\{[^"]+)"\s*$')
@@ -84,13 +85,11 @@ def host(netns: NetnsFactory) -> Iterator[Netns]:
     yield ns
 
 
-def checkout(tmp_path: Path, generation: str) -> Path:
-    src = MAILCOW / f"docker-compose.{generation}.yml"
-    if not src.is_file():
-        pytest.skip(f"mailcow's docker-compose.yml ({generation}) is not at {src}")
+def checkout(tmp_path: Path, source: Path, generation: str) -> Path:
+    """A fresh directory with the docker-compose.yml of `source` (a MAILCOW_SRC checkout or a stand-in)."""
     d = tmp_path / f"mailcow-{generation}"
     d.mkdir()
-    shutil.copy(src, d / "docker-compose.yml")
+    shutil.copy(source / "docker-compose.yml", d / "docker-compose.yml")
     return d
 
 
@@ -164,9 +163,9 @@ KEYS = ["HTTP_PORT", "HTTP_BIND", "HTTPS_PORT", "HTTPS_BIND", "SMTP_PORT", "SMTP
 @pytest.mark.parametrize("generation", GENERATIONS)
 @pytest.mark.parametrize("case", list(VALID))
 def test_generated_file_is_read_as_intended(host: Netns, tmp_path: Path, compose: list[str], generation: str,
-                                            case: str) -> None:
+                                            case: str, request: pytest.FixtureRequest) -> None:
     sets = VALID[case]
-    d = checkout(tmp_path, generation)
+    d = checkout(tmp_path, mailcow_src(request, generation), generation)
     proc = generate(host, d, generation, sets)
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
@@ -185,7 +184,7 @@ def test_generated_file_is_read_as_intended(host: Netns, tmp_path: Path, compose
 @pytest.mark.parametrize("case", list(INVALID))
 def test_unusable_port_forms_are_refused(host: Netns, tmp_path: Path, case: str) -> None:
     key, value = INVALID[case]
-    d = checkout(tmp_path, "current")
+    d = checkout(tmp_path, MAILCOW_FIXTURES / "current", "current")
     proc = generate(host, d, "current", {key: value})
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 2, f"{key}={value} was accepted:\n{proc.stdout}\n{proc.stderr}"
@@ -193,10 +192,10 @@ def test_unusable_port_forms_are_refused(host: Netns, tmp_path: Path, case: str)
     assert sorted(p.name for p in d.iterdir()) == ["docker-compose.yml"]
 
 
-def test_regenerating_keeps_what_bash_and_compose_read(host: Netns, tmp_path: Path,
-                                                       compose: list[str]) -> None:
+def test_regenerating_keeps_what_bash_and_compose_read(host: Netns, tmp_path: Path, compose: list[str],
+                                                       mailcow_src_current: Path) -> None:
     """A second run that changes one port keeps everything else (secrets too) byte for byte."""
-    d = checkout(tmp_path, "current")
+    d = checkout(tmp_path, mailcow_src_current, "current")
     assert generate(host, d, "current", VALID["ipv4-address"]).returncode == 0
     first = bash_values(d / "mailcow.conf", [*KEYS, "DBPASS", "DBROOT", "REDISPASS"])
     again = generate(host, d, "current", {"SMTP_PORT": f"[{V6}]:2525"})

@@ -1,7 +1,7 @@
 """Docker Compose v2 as the judge: our files pass `config` against mailcow's real docker-compose.yml
 of both generations, the ports Compose publishes are the ones asked for, and Compose reads every
-accepted value exactly as bash and python-dotenv do. Skips where Compose v2 is not installed
-(`../shared/tools/install-docker-compose` installs it; no Docker engine needed).
+accepted value exactly as bash and python-dotenv do. mailcow's files come from MAILCOW_SRC; skips where
+Compose v2 is not installed (no Docker engine needed).
 """
 
 from __future__ import annotations
@@ -19,13 +19,11 @@ from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.validate import check_value
 from mailcow_wizard.conf.write import ConfError, plan_conf, write_conf
 from mailcow_wizard.host import Host
-from tests.conftest import SHARED
+from tests.conftest import MAILCOW_FIXTURES, mailcow_src
 
 pytestmark = pytest.mark.system
 TOOL = find_compose()
-needs_compose = pytest.mark.skipif(TOOL is None, reason="Docker Compose v2 is not installed "
-                                   "(run ../shared/tools/install-docker-compose as root)")
-MAILCOW = SHARED / "mailcow"
+needs_compose = pytest.mark.skipif(TOOL is None, reason="Docker Compose v2 is not installed")
 MEMINFO = "MemTotal: 8388608 kB\nMemAvailable: 4194304 kB\nSwapTotal: 1048576 kB\nSwapFree: 1048576 kB\n"
 
 ASKED = {
@@ -39,10 +37,12 @@ EXPECTED_PORTS = {("", "2525", 25), ("127.0.0.1", "5870", 587), ("::1", "9930", 
                   ("127.0.0.1", "8080", 8080), ("::1", "8443", 8443)}
 
 
-def _checkout(tmp_path: Path, generation: str) -> Path:
+def _checkout(tmp_path: Path, request: pytest.FixtureRequest, generation: str) -> Path:
+    """mailcow's real docker-compose.yml of `generation` (from MAILCOW_SRC) in a fresh directory."""
     d = tmp_path / generation
     d.mkdir()
-    (d / "docker-compose.yml").write_bytes((MAILCOW / f"docker-compose.{generation}.yml").read_bytes())
+    real = mailcow_src(request, generation)
+    (d / "docker-compose.yml").write_bytes((real / "docker-compose.yml").read_bytes())
     return d
 
 
@@ -57,8 +57,9 @@ def _root(tmp_path: Path) -> Host:
 
 @needs_compose
 @pytest.mark.parametrize("generation", ["current", "2020"])
-def test_generated_file_passes_compose_and_publishes_the_asked_ports(tmp_path: Path, generation: str) -> None:
-    d = _checkout(tmp_path, generation)
+def test_generated_file_passes_compose_and_publishes_the_asked_ports(tmp_path: Path, generation: str,
+                                                                      request: pytest.FixtureRequest) -> None:
+    d = _checkout(tmp_path, request, generation)
     answers = {"MAILCOW_HOSTNAME": "mail.example.org", **ASKED}
     plan = plan_conf(d, _root(tmp_path), answers=answers, local=None, compose=TOOL)
     assert plan.ok, plan.errors
@@ -75,9 +76,10 @@ def test_generated_file_passes_compose_and_publishes_the_asked_ports(tmp_path: P
 
 @needs_compose
 @pytest.mark.parametrize("generation", ["current", "2020"])
-def test_mailcows_example_edited_in_place_still_passes_compose(tmp_path: Path, generation: str) -> None:
-    d = _checkout(tmp_path, generation)
-    (d / "mailcow.conf").write_bytes((MAILCOW / f"mailcow.conf.example.{generation}").read_bytes())
+def test_full_mailcow_conf_edited_in_place_still_passes_compose(tmp_path: Path, generation: str,
+                                                                 request: pytest.FixtureRequest) -> None:
+    d = _checkout(tmp_path, request, generation)
+    (d / "mailcow.conf").write_bytes((MAILCOW_FIXTURES / generation / "mailcow.conf").read_bytes())
     plan = plan_conf(d, _root(tmp_path), answers={"SMTP_PORT": "127.0.0.1:2525"}, local=None, compose=TOOL)
     assert plan.ok, plan.errors
     result = write_conf(plan)
@@ -87,8 +89,10 @@ def test_mailcows_example_edited_in_place_still_passes_compose(tmp_path: Path, g
 
 @needs_compose
 def test_compose_failure_is_reported_in_its_own_words_and_old_file_kept(tmp_path: Path) -> None:
-    d = _checkout(tmp_path, "current")
-    (d / "mailcow.conf").write_bytes((MAILCOW / "mailcow.conf.example.current").read_bytes())
+    d = tmp_path / "current"
+    d.mkdir()
+    (d / "docker-compose.yml").write_bytes((MAILCOW_FIXTURES / "current" / "docker-compose.yml").read_bytes())
+    (d / "mailcow.conf").write_bytes((MAILCOW_FIXTURES / "current" / "mailcow.conf").read_bytes())
     before = (d / "mailcow.conf").read_bytes()
     # A checkout whose compose file Compose cannot accept: the candidate must not replace the old file.
     with open(d / "docker-compose.yml", "a") as fh:

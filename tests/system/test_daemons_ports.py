@@ -13,7 +13,6 @@ Daemons run with their own configuration in the test's directory, and are stoppe
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from mailcow_wizard.mailcow import PORT_VARIABLES
+from tests.conftest import stand_in_checkout
 from tests.system.conftest import (
-    REPO,
     Daemons,
     Netns,
     NetnsFactory,
@@ -268,12 +267,7 @@ def test_fix_ports_moves_mailcow_while_nginx_keeps_running(host_ns: Netns, tmp_p
                                                            daemons: Daemons) -> None:
     """`fix ports --choice move --yes`: mailcow.conf gets free ports (written by the conf engine, read
     back by bash), and the re-check passes with nginx still on 80 and 443."""
-    compose = REPO.parent / "shared" / "mailcow" / "docker-compose.current.yml"
-    if not compose.is_file():
-        pytest.skip(f"mailcow's docker-compose.yml is not at {compose}")
-    mailcow = tmp_path / "mailcow"
-    mailcow.mkdir()
-    shutil.copy(compose, mailcow / "docker-compose.yml")
+    mailcow = stand_in_checkout("current", tmp_path / "mailcow")
     gen = host_ns.wizard("generate", "--hostname", "mail.example.org", "--timezone", "UTC",
                          "--mailcow-dir", str(mailcow))
     assert gen.returncode == 0, gen.stderr

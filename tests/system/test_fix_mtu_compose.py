@@ -1,4 +1,5 @@
-"""The MTU override written by `fix mtu`, merged by real Docker Compose v2 with mailcow's real file.
+"""The MTU override written by `fix mtu`, merged by real Docker Compose v2 with mailcow's real file
+(from MAILCOW_SRC).
 
 `docker compose config` must accept the pair, and the merged `mailcow-network` must keep mailcow's
 `com.docker.network.bridge.name: br-mailcow` beside the new MTU. Runs the installed console script
@@ -13,22 +14,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MAILCOW_FIXTURES
 from tests.system.conftest import REPO, WIZARD, compose_argv, run, wizard_env
 
 pytestmark = pytest.mark.system
 
-SHARED = REPO.parent / "shared" / "mailcow"
 CASES = REPO / "tests" / "fixtures" / "fixes"
 
 
-def mailcow_tree(tmp_path: Path, case: str) -> tuple[Path, Path]:
-    if not (SHARED / "docker-compose.current.yml").is_file():
-        pytest.skip(f"mailcow's docker-compose.yml is not at {SHARED}")
+def mailcow_tree(tmp_path: Path, case: str, real: Path) -> tuple[Path, Path]:
+    """The fix case's host tree with mailcow's real docker-compose.yml and a full mailcow.conf."""
     root = tmp_path / "root"
     shutil.copytree(CASES / case / "input", root)
     mdir = root / "opt/mailcow-dockerized"
-    shutil.copy(SHARED / "docker-compose.current.yml", mdir / "docker-compose.yml")
-    shutil.copy(SHARED / "mailcow.conf.example.current", mdir / "mailcow.conf")
+    shutil.copy(real / "docker-compose.yml", mdir / "docker-compose.yml")
+    shutil.copy(MAILCOW_FIXTURES / "current" / "mailcow.conf", mdir / "mailcow.conf")
     return root, mdir
 
 
@@ -40,9 +40,9 @@ def compose_config(argv: list[str], mdir: Path, *files: str) -> dict:
 
 
 @pytest.mark.parametrize("case", ["mtu-override", "mtu-new"])
-def test_override_merges_with_real_compose_file(tmp_path: Path, case: str) -> None:
+def test_override_merges_with_real_compose_file(tmp_path: Path, case: str, mailcow_src_current: Path) -> None:
     argv = compose_argv()
-    root, mdir = mailcow_tree(tmp_path, case)
+    root, mdir = mailcow_tree(tmp_path, case, mailcow_src_current)
     before = compose_config(argv, mdir, "docker-compose.yml")
     assert before["networks"]["mailcow-network"]["driver_opts"] == {
         "com.docker.network.bridge.name": "br-mailcow"}

@@ -151,9 +151,8 @@ def _text_seeds() -> list[str]:
     for p in HOST_FILES:
         with contextlib.suppress(OSError):
             seeds.append(Path(p).read_text(errors="replace")[:4096])
-    shared = REPO.parent / "shared" / "mailcow"
     fixtures = REPO / "tests" / "fixtures"
-    for base in (shared, fixtures):
+    for base in (fixtures,):
         if base.is_dir():
             for f in sorted(base.rglob("*")):
                 try:

@@ -21,7 +21,7 @@ import pytest
 
 from mailcow_wizard.conf.compose import compose_flavour
 from mailcow_wizard.host import Host
-from tests.conftest import SHARED
+from tests.conftest import MAILCOW_FIXTURES
 
 pytestmark = pytest.mark.system
 FORK_TRIALS = 200
@@ -67,8 +67,8 @@ class Watch:
 def setup(tmp_path: Path) -> tuple[Path, Path]:
     d = tmp_path / "mailcow"
     d.mkdir()
-    (d / "docker-compose.yml").write_bytes((SHARED / "mailcow" / "docker-compose.current.yml").read_bytes())
-    (d / "mailcow.conf").write_bytes((SHARED / "mailcow" / "mailcow.conf.example.current").read_bytes())
+    (d / "docker-compose.yml").write_bytes((MAILCOW_FIXTURES / "current" / "docker-compose.yml").read_bytes())
+    (d / "mailcow.conf").write_bytes((MAILCOW_FIXTURES / "current" / "mailcow.conf").read_bytes())
     os.chmod(d / "mailcow.conf", 0o600)
     root = tmp_path / "root"
     (root / "proc").mkdir(parents=True)

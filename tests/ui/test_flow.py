@@ -21,7 +21,7 @@ from mailcow_wizard.tui.app import STEPS, WizardApp
 from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
 from mailcow_wizard.tui.session import WizardSession
 from mailcow_wizard.tui.widgets.nav import NavButton
-from tests.conftest import SHARED, fixture_host
+from tests.conftest import MAILCOW_FIXTURES, fixture_host
 
 SIZE = (80, 24)
 ENV = {"TERM": "xterm-256color"}
@@ -81,7 +81,7 @@ def exim_session(tmp_path: Path) -> WizardSession:
     """A host whose exim4 holds port 25, and an empty mailcow checkout of today's generation."""
     mdir = tmp_path / "mailcow-dockerized"
     mdir.mkdir()
-    shutil.copy(SHARED / "mailcow" / "docker-compose.current.yml", mdir / "docker-compose.yml")
+    shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", mdir / "docker-compose.yml")
     ctx = Context(host=fixture_host("ports-exim"), mailcow_dir=mdir, conf={})
     return WizardSession(ctx, environ=ENV)
 
@@ -364,7 +364,7 @@ async def test_read_only_mode_shows_commands_and_changes_nothing(read_only_sessi
 async def test_changing_the_mailcow_directory_on_welcome(exim_session: WizardSession, tmp_path: Path) -> None:
     other = tmp_path / "old-mailcow"
     other.mkdir()
-    shutil.copy(SHARED / "mailcow" / "docker-compose.2020.yml", other / "docker-compose.yml")
+    shutil.copy(MAILCOW_FIXTURES / "2020" / "docker-compose.yml", other / "docker-compose.yml")
     (other / "mailcow.conf").write_text("MAILCOW_HOSTNAME=mail.old.example\nHTTP_PORT=8081\n")
     app = WizardApp(exim_session)
     async with app.run_test(size=SIZE) as pilot:

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from mailcow_wizard.conf import parse_conf_values
 from mailcow_wizard.conf.document import ConfDocument, parse_line
 from mailcow_wizard.conf.schema import GENERATIONS
-from tests.conftest import SHARED
+from tests.conftest import MAILCOW_FIXTURES
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_example_round_trips_byte_for_byte_and_reads_like_dotenv(generation: str) -> None:
-    path = SHARED / "mailcow" / f"mailcow.conf.example.{generation}"
+    path = MAILCOW_FIXTURES / generation / "mailcow.conf"
     data = path.read_bytes()
     doc = ConfDocument.parse(data)
     assert doc.render() == data
@@ -25,7 +25,7 @@ def test_example_round_trips_byte_for_byte_and_reads_like_dotenv(generation: str
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_editing_one_value_changes_exactly_that_line(generation: str) -> None:
-    data = (SHARED / "mailcow" / f"mailcow.conf.example.{generation}").read_bytes()
+    data = (MAILCOW_FIXTURES / generation / "mailcow.conf").read_bytes()
     doc = ConfDocument.parse(data)
     assert doc.set("SMTP_PORT", "127.0.0.1:2525")
     assert doc.render() == data.replace(b"\nSMTP_PORT=25\n", b"\nSMTP_PORT=127.0.0.1:2525\n")

@@ -22,7 +22,7 @@ from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.schema import GENERATIONS, KeySpec, get_schema
 from mailcow_wizard.conf.validate import ERROR, check_value
 from mailcow_wizard.conf.write import _new_document
-from tests.conftest import SHARED
+from tests.conftest import MAILCOW_FIXTURES
 
 BASH = shutil.which("bash")
 pytestmark = [pytest.mark.skipif(BASH is None, reason="bash is not installed"),
@@ -101,7 +101,7 @@ def _drawn(generation: str) -> st.SearchStrategy[dict[str, str]]:
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_accepted_values_read_back_identically_in_bash_and_dotenv(generation: str, tmp_path: Path) -> None:
     schema = get_schema(generation)
-    example = (SHARED / "mailcow" / f"mailcow.conf.example.{generation}").read_bytes()
+    example = (MAILCOW_FIXTURES / generation / "mailcow.conf").read_bytes()
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(_drawn(generation))

@@ -7,9 +7,9 @@ import pytest
 from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.schema import GENERATIONS, detect_generation, get_schema
 from mailcow_wizard.conf.validate import ERROR, WARNING, check_value, field_errors, validate_values
-from tests.conftest import SHARED
+from tests.conftest import MAILCOW_FIXTURES
 
-EXAMPLES = {p: SHARED / "mailcow" / f"mailcow.conf.example.{p}" for p in GENERATIONS}
+EXAMPLES = {p: MAILCOW_FIXTURES / p / "mailcow.conf" for p in GENERATIONS}
 
 
 def example_values(generation: str) -> dict[str, str]:
@@ -49,10 +49,10 @@ def test_detect_generation_from_compose_file(tmp_path) -> None:
     assert detect_generation(None)[0] == "current"
     assert detect_generation(tmp_path)[0] == "current"
     (tmp_path / "docker-compose.yml").write_bytes(
-        (SHARED / "mailcow" / "docker-compose.2020.yml").read_bytes())
+        (MAILCOW_FIXTURES / "2020" / "docker-compose.yml").read_bytes())
     assert detect_generation(tmp_path)[0] == "2020"
     (tmp_path / "docker-compose.yml").write_bytes(
-        (SHARED / "mailcow" / "docker-compose.current.yml").read_bytes())
+        (MAILCOW_FIXTURES / "current" / "docker-compose.yml").read_bytes())
     generation, reason = detect_generation(tmp_path)
     assert generation == "current" and "SKIP_FTS" in reason
 

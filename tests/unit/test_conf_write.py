@@ -17,9 +17,7 @@ from mailcow_wizard.conf.write import ConfError, backup_name, plan_conf, write_c
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.resources import MemInfo
 from mailcow_wizard.probes.timezone import parse_timezone_file, probe_timezone, zone_from_link
-from tests.conftest import SHARED
-
-MAILCOW = SHARED / "mailcow"
+from tests.conftest import MAILCOW_FIXTURES
 
 
 def meminfo(total_gib: float, swap_gib: float = 1.0) -> str:
@@ -39,9 +37,10 @@ def checkout(tmp_path: Path):
     def make(generation: str = "current", conf: str | None = None) -> Path:
         d = tmp_path / f"mailcow-{generation}"
         d.mkdir(exist_ok=True)
-        (d / "docker-compose.yml").write_bytes((MAILCOW / f"docker-compose.{generation}.yml").read_bytes())
+        stand_in = MAILCOW_FIXTURES / generation
+        (d / "docker-compose.yml").write_bytes((stand_in / "docker-compose.yml").read_bytes())
         if conf is not None:
-            (d / "mailcow.conf").write_bytes((MAILCOW / f"mailcow.conf.example.{conf}").read_bytes())
+            (d / "mailcow.conf").write_bytes((MAILCOW_FIXTURES / conf / "mailcow.conf").read_bytes())
         return d
     return make
 

@@ -18,7 +18,7 @@ from mailcow_wizard.fixes.mtu import merge_mtu
 from mailcow_wizard.fixes.ntp import has_chrony_sources, set_ntp_servers
 from mailcow_wizard.fixes.swap import auto_size_mib, fstab_has
 from mailcow_wizard.host import FakeRunner, Host
-from tests.conftest import HOSTS, SHARED
+from tests.conftest import HOSTS, MAILCOW_FIXTURES
 
 GIB = 1024 ** 3
 POOL = "NTP=0.pool.ntp.org 1.pool.ntp.org 2.pool.ntp.org 3.pool.ntp.org"
@@ -219,9 +219,9 @@ def exim_root(tmp_path: Path, conf: bool = True) -> Path:
     shutil.copytree(HOSTS / "ports-exim", root, symlinks=True)
     mdir = root / "opt/mailcow-dockerized"
     mdir.mkdir(parents=True)
-    shutil.copy(SHARED / "mailcow/docker-compose.current.yml", mdir / "docker-compose.yml")
+    shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", mdir / "docker-compose.yml")
     if conf:
-        shutil.copy(SHARED / "mailcow/mailcow.conf.example.current", mdir / "mailcow.conf")
+        shutil.copy(MAILCOW_FIXTURES / "current" / "mailcow.conf", mdir / "mailcow.conf")
         (mdir / "mailcow.conf").chmod(0o600)
     return root
 
