@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from mailcow_wizard.errors import EXIT_OK, UsageError
 from mailcow_wizard.mailcow import GENERATIONS
@@ -33,11 +34,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the unified diff and write nothing")
     parser.add_argument("--show-secrets", action="store_true",
                         help="show passwords in the diff instead of hiding them")
+    parser.add_argument("--replace-env-link", action="store_true",
+                        help="when .env links to another file than mailcow.conf, point it at mailcow.conf")
+
+
+PRESETS = {"MAILCOW_DBPASS": "DBPASS", "MAILCOW_DBROOT": "DBROOT", "MAILCOW_REDISPASS": "REDISPASS",
+           "SKIP_CLAMD": "SKIP_CLAMD"}
+"""Environment variables mailcow's own generator honours, and the key each one presets."""
+
+
+def _environment_presets(mdir: Path, answers: dict[str, str]) -> list[str]:
+    """Add the environment's presets to `answers` (validated with them); notes on the ones not used.
+
+    --set wins. A password already in mailcow.conf is kept: a new one would lock mailcow out of its
+    own database or Redis, whose data still carries the old one.
+    """
+    from mailcow_wizard.conf import parse_conf_values
+
+    notes: list[str] = []
+    present = [env for env in PRESETS if os.environ.get(env) is not None]
+    if not present:
+        return notes
+    conf = mdir / "mailcow.conf"
+    try:
+        existing = parse_conf_values(conf.read_bytes()) if conf.is_file() and not conf.is_symlink() else {}
+    except OSError:
+        existing = {}
+    for env in present:
+        key = PRESETS[env]
+        if key in answers:
+            notes.append(f"${env} ignored: --set {key} was given")
+        elif key != "SKIP_CLAMD" and existing.get(key):
+            notes.append(f"${env} ignored: mailcow.conf already has {key}, and the data mailcow keeps "
+                         "still uses that one")
+        else:
+            answers[key] = os.environ[env]
+            notes.append(f"{key} from ${env}")
+    return notes
 
 
 def run(args: argparse.Namespace) -> int:
     from mailcow_wizard.commands.options import make_context, parse_sets
-    from mailcow_wizard.conf.write import ConfError, plan_conf, write_conf
+    from mailcow_wizard.conf.write import ConfError, plan_conf
 
     dry_run = bool(getattr(args, "dry_run", False))
     ctx = make_context(args.root, args.mailcow_dir, must_exist=True)
@@ -50,12 +88,13 @@ def run(args: argparse.Namespace) -> int:
             answers[key] = option
         elif key not in answers and os.environ.get(env) is not None:
             answers[key] = os.environ[env]
+    preset_notes = _environment_presets(mdir, answers)
 
     plan = plan_conf(mdir, ctx.host, generation=args.generation, answers=answers,
                      accept_recommendations=args.accept_recommendations)
     err = sys.stderr
     print(f"mailcow generation: {plan.generation} ({plan.generation_reason})", file=err)
-    for note in plan.notes:
+    for note in [*preset_notes, *plan.notes]:
         print(f"note: {note}", file=err)
     for rec in plan.recommendations:
         if rec.key in plan.applied:
@@ -80,16 +119,25 @@ def run(args: argparse.Namespace) -> int:
                           for i in plan.errors)
         raise ConfError(f"invalid value{'s' if len(keys) > 1 else ''} for {', '.join(keys)}; "
                         f"nothing written:\n{lines}")
+    from mailcow_wizard.conf.assets import plan_checkout, prepare_checkout
+
+    files = plan_checkout(mdir, plan.values.get("MAILCOW_HOSTNAME", ""), ctx.host,
+                          replace_env_link=args.replace_env_link)
+    if files.refusals:
+        raise ConfError("; ".join(files.refusals) + "; nothing written")
     if dry_run:
         diff = plan.diff(show_secrets=args.show_secrets)
         sys.stdout.write(diff if diff else f"{plan.path}: no changes\n")
+        for step in files.changes:
+            print(f"would {step.action} {mdir / step.path}: {step.why}")
         print("dry run: nothing written", file=err)
         return EXIT_OK
     if not os.access(mdir, os.W_OK | os.X_OK):
         if os.statvfs(mdir).f_flag & os.ST_RDONLY:  # root too is refused there; owners do not matter
             raise UsageError(f"cannot write in {mdir}: it is on a read-only file system")
         raise UsageError(f"cannot write in {mdir}: permission denied (run as the checkout's owner or root)")
-    result = write_conf(plan)
+    done = prepare_checkout(plan, ctx.host, replace_env_link=args.replace_env_link)
+    result = done.conf
     if result.changed:
         print(f"wrote {result.path} ({len(plan.changed_keys)} value(s) changed: "
               f"{', '.join(plan.changed_keys[:12])}{' ...' if len(plan.changed_keys) > 12 else ''})")
@@ -107,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
               file=err)
     elif result.changed:
         print(f"no docker-compose.yml in {mdir}: Compose did not check the file", file=err)
-    if result.link_created:
-        print(f"created {result.path.parent / '.env'} -> mailcow.conf")
+    for line in done.created:
+        print(line)
+    for line in done.skipped:
+        print(f"not created: {line}", file=err)
     return EXIT_OK

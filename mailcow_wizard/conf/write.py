@@ -405,7 +405,7 @@ def _verify(tmp: Path, expected: Mapping[str, str]) -> None:
                         "nothing written")
 
 
-def write_conf(plan: ConfPlan, *, run_compose: bool = True) -> WriteResult:
+def write_conf(plan: ConfPlan, *, run_compose: bool = True, create_env_link: bool = True) -> WriteResult:
     """Write the planned file atomically (see module docstring); ConfError when anything is wrong."""
     if plan.errors:
         raise ConfError("mailcow.conf not written:\n" + "\n".join(f"  {i.message}" for i in plan.errors))
@@ -443,7 +443,7 @@ def write_conf(plan: ConfPlan, *, run_compose: bool = True) -> WriteResult:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-        link_created = _ensure_env_link(d)
+        link_created = _ensure_env_link(d) if create_env_link else False
     except PermissionError as exc:
         raise ConfError(f"cannot write in {d}: permission denied ({exc.filename or d})") from exc
     except OSError as exc:

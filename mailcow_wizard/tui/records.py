@@ -54,6 +54,8 @@ class WriteOutcome:
     written: bool
     backup: Path | None
     message: str
+    created: tuple[str, ...] = ()
+    """The checkout's other files made beside it (certificate, placeholders, .env link)."""
 
 
 @dataclass(frozen=True)

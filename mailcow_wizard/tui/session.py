@@ -482,15 +482,17 @@ class WizardSession:
             self.write_result = WriteOutcome(self.conf_path, False, None,
                                              "Dry run: mailcow.conf was not written.")
             return self.write_result
-        from mailcow_wizard.conf import write_conf
+        from mailcow_wizard.conf.assets import prepare_checkout
 
         plan = self.review_plan or self.plan_conf()
-        result = write_conf(plan, run_compose=not self.demo)
+        done = prepare_checkout(plan, self.ctx.host, run_compose=not self.demo)
+        result = done.conf
         self.ctx.conf = read_existing_conf(self.conf_path)
         self._checkout = None
         self.write_result = WriteOutcome(result.path, True, result.backup,
                                          "mailcow.conf written." if result.changed else
-                                         "mailcow.conf already said this; nothing changed.")
+                                         "mailcow.conf already said this; nothing changed.",
+                                         tuple(done.created))
         return self.write_result
 
     # -- ports ----------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ class DoneScreen(StepScreen):
             if w.backup:
                 text.append("Backup of the old file: ", style="bold")
                 text.append(f"{w.backup}\n")
+            for line in w.created:
+                text.append(f"{line}\n")
         titles = {spec.id: spec.title for spec in s.check_specs()}
         not_run: list[str] = []
         for outcome in s.applied:
