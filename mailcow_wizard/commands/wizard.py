@@ -14,10 +14,6 @@ import sys
 from mailcow_wizard.errors import UsageError, WizardError
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The wizard's options (--root, --mailcow-dir, --dry-run, --demo) live on the main parser."""
-
-
 def _check_options(args: argparse.Namespace) -> None:
     if getattr(args, "demo", False) and (args.root or args.mailcow_dir):
         raise UsageError("--demo uses its own sample host; "

@@ -3,7 +3,7 @@
 mailcow.conf is read twice: bash `source`s it and Docker Compose reads it as `.env`. So besides each
 key's own rule, every value must be *inert*: no character that bash or Compose would treat as syntax
 (see `schema.SAFE_CHARS`). `validate_values` also looks across keys (port collisions, bind addresses
-that this host does not have). The TUI calls `field_errors` with the whole form on every keystroke.
+that this host does not have). `field_errors` gives the errors per key, as a form shows them.
 """
 
 from __future__ import annotations
@@ -495,11 +495,3 @@ def field_errors(values: Mapping[str, str], schema: Schema, *, local: Collection
         if issue.level == ERROR:
             out.setdefault(issue.key, []).append(issue.message)
     return out
-
-
-def errors(issues: list[Issue]) -> list[Issue]:
-    return [i for i in issues if i.level == ERROR]
-
-
-def warnings(issues: list[Issue]) -> list[Issue]:
-    return [i for i in issues if i.level == WARNING]

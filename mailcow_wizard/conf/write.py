@@ -26,7 +26,7 @@ from mailcow_wizard.conf.checkout import checkout_schema
 from mailcow_wizard.conf.compose import ComposeTool, Verdict, compose_flavour, find_compose, judge
 from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.recommend import Recommendation, recommend
-from mailcow_wizard.conf.schema import SECTIONS, KeySpec, Schema, get_schema
+from mailcow_wizard.conf.schema import SECTIONS, Schema, get_schema
 from mailcow_wizard.conf.validate import ERROR, WARNING, Issue, local_addresses, validate_values
 from mailcow_wizard.errors import ParseError, ProbeError, WizardError
 from mailcow_wizard.host import Host
@@ -464,7 +464,3 @@ def _ensure_env_link(d: Path) -> bool:
         return False
     return True
 
-
-def spec_for(schema: Schema, key: str) -> KeySpec | None:
-    """The schema entry of `key` (None for keys mailcow-wizard does not know)."""
-    return schema.get(key)

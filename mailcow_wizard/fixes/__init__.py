@@ -55,9 +55,6 @@ FIXES: dict[str, FixSpec] = {
 }
 """Every check id has an entry: an automatic fix, or guidance."""
 
-AUTOMATIC_FIX_IDS: tuple[str, ...] = tuple(k for k, v in FIXES.items() if v.automatic)
-
-
 def get_fix(fix_id: str) -> FixSpec:
     return FIXES[fix_id]
 
@@ -72,7 +69,7 @@ def plan_fix(fix_id: str, ctx: Context, options: FixOptions | None = None) -> Pl
 
 
 __all__ = [
-    "AUTOMATIC_FIX_IDS", "FIXES", "ApplyResult", "Command", "FileEdit", "FixOptions", "FixSpec", "Outcome",
+    "FIXES", "ApplyResult", "Command", "FileEdit", "FixOptions", "FixSpec", "Outcome",
     "Plan", "StepResult", "StepState", "VerifyResult", "apply", "get_fix", "log_path", "plan_fix", "verify",
     "write_log",
 ]

@@ -21,7 +21,6 @@ from mailcow_wizard.fastrecord import field, record
 from mailcow_wizard.host import Host
 
 RTF_UP = 0x0001
-RTF_GATEWAY = 0x0002
 RTF_REJECT = 0x0200
 SIOCGIFMTU = 0x8921
 IFNAMSIZ = 16

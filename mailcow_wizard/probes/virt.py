@@ -155,14 +155,9 @@ def files_decide(signals: list[VirtSignal], environ_read: bool) -> VirtSignal | 
     return None
 
 
-def collect_signals(host: Host) -> tuple[list[VirtSignal], list[str], bool]:
-    """Read every source; return signals, unreadable sources, and whether any bare-metal evidence exists."""
-    signals, unreadable, evidence, _ = _collect(host)
-    return signals, unreadable, evidence
-
-
 def _collect(host: Host) -> tuple[list[VirtSignal], list[str], bool, str | None]:
-    """collect_signals, plus why systemd-detect-virt was not run (None when it ran or is absent)."""
+    """Read every source: the signals, the unreadable sources, whether any bare-metal evidence exists,
+    and why systemd-detect-virt was not run (None when it ran or is absent)."""
     signals: list[VirtSignal] = []
     unreadable: list[str] = []
     evidence = False

@@ -23,13 +23,6 @@ STEPS: tuple[str, ...] = ("welcome", "checks", "ports", "remap", "ntp", "mtu", "
                           "review", "done")
 """Every step in order; `WizardApp.visible_steps()` leaves out those with nothing to show."""
 
-STEP_TITLES: dict[str, str] = {
-    "welcome": "Welcome", "checks": "System checks", "ports": "Port conflicts", "remap": "Ports",
-    "ntp": "Clock (NTP)", "mtu": "Network MTU", "other": "Other fixes", "config": "Configuration",
-    "review": "Review", "done": "Done",
-}
-
-
 def _screen_class(step: str) -> type:
     """The screen class of a step (imported on demand so startup loads only the first one)."""
     import importlib
