@@ -73,7 +73,8 @@ class _LazySubcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
     """Adds a subcommand's own options only when that subcommand is chosen.
 
     Each `commands.<name>` module is imported just for the command that runs: `check` then never
-    loads the fix machinery (its diff, backup and plan classes cost ~15 ms at every start).
+    loads the fix machinery (its diff, backup and plan classes would cost every start; README,
+    Speed and memory).
     """
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
@@ -114,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     As the program itself (no argv given), `check` ends with `_exit_now`: it holds no files, threads
     or exit handlers, and the interpreter's teardown and the garbage collector's passes over the freshly
-    imported modules cost it ~10 ms of an ~80 ms run. Called with an argv (tests), main just returns.
+    imported modules are a noticeable part of its run. Called with an argv (tests), main just returns.
     """
     parser = build_parser()
     args = parser.parse_args(argv)

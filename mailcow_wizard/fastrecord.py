@@ -1,9 +1,9 @@
 """`@record`: dataclass-like classes built without `exec`, so `check --json` starts fast.
 
 Why it exists: `dataclasses.dataclass` compiles each generated method from source text with `exec`
-(about half a millisecond a class) and pulls in `inspect`, `ast` and `tokenize`; over the forty-odd
-classes of the `check` path that was a fifth of the whole run (benchmarks/bench_check.py measures it).
-Here the same methods are closures over the field list, built in microseconds.
+and pulls in `inspect`, `ast` and `tokenize`; over the forty-odd classes of the `check` path that cost
+a large part of the whole run (benchmarks/bench_imports.py measures both ways; the README has the
+figures). Here the same methods are closures over the field list.
 
 Supported, because the probes use it: `@record` and `@record(frozen=True)` over annotated fields,
 defaults, `field(default_factory=...)`, properties and methods, `asdict`, `replace` and `fields`.

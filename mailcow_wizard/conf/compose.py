@@ -45,8 +45,8 @@ def find_compose(host: Host | None = None) -> ComposeTool | None:
     Where it is comes from the docker probe, the one place that knows the plugin directories, the
     dpkg packages and standalone `docker-compose` (so `check`, `generate` and this judge agree). The
     plugin binary is then called directly: it is a complete Compose, and the docker CLI in front of it
-    costs a few hundred milliseconds per call. A version the files did not tell is asked of the binary.
-    Without a host the answer for this machine is computed once per process.
+    only adds a second Go program's start to every call. A version the files did not tell is asked of
+    the binary. Without a host the answer for this machine is computed once per process.
     """
     if host is None:
         return _machine_compose()

@@ -99,7 +99,7 @@ def kernel_adjtimex() -> KernelClock:
     """Read (never set: modes = 0) the running kernel's clock state; ProbeError when it cannot."""
     try:
         # The C library is already loaded into this process: dlopen(NULL) finds it without running
-        # ldconfig the way ctypes.util.find_library does (tens of milliseconds).
+        # running ldconfig as ctypes.util.find_library does.
         func = ctypes.CDLL(None, use_errno=True).adjtimex
     except (OSError, AttributeError):
         from ctypes import util  # runs ldconfig and imports tempfile: only when dlopen(NULL) failed

@@ -1,8 +1,8 @@
 """Docker Engine, Docker Compose and (on EL hosts) which Docker packages are installed.
 
-The daemon is asked directly over its unix socket (the Engine API's `GET /version`, about a
-millisecond) instead of through `docker version`: the docker CLI and the Compose plugin are Go
-programs that cost 50-200 ms and some 40 MiB of memory per run, more than the whole check. Compose is
+The daemon is asked directly over its unix socket (the Engine API's `GET /version`) instead of
+through `docker version`: the docker CLI and the Compose plugin are Go programs whose every start
+costs more time and memory than the whole check (README, Speed and memory). Compose is
 found from files: a plugin in the docker CLI's plugin directories is `docker compose` (the plugin
 mechanism only exists since Compose v2), its version read from the dpkg database when a package
 installed it. Only a standalone `docker-compose` that no package explains is run, because its file
@@ -47,7 +47,7 @@ PACKAGE_PLUGIN_DIRS = ("/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-p
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_TIMEOUT = 3.0
-"""Seconds the daemon gets to answer GET /version (it answers in about a millisecond when healthy)."""
+"""Seconds the daemon gets to answer GET /version (a healthy one answers at once)."""
 MAX_ANSWER = 1024 * 1024
 
 DPKG_STATUS = "/var/lib/dpkg/status"

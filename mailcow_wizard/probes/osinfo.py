@@ -3,7 +3,7 @@
 os-release (every distribution Docker CE supports ships it) is read through the host seam and
 parsed here, so --root, unreadable and garbled files behave like every other probe. The `distro`
 package covers what os-release cannot: hosts that only have the older /etc/*-release files. It is
-imported only then (it costs ~6 ms at start-up) and asked with every command-running source switched
+imported only then (it is costly at start-up) and asked with every command-running source switched
 off, so it reads files only - under --root as on the running system.
 """
 

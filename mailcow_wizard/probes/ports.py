@@ -1,7 +1,7 @@
 """Who listens on which TCP port: kernel sock_diag over netlink, /proc/net/tcp, and /proc/*/fd owners.
 
 Why not `ss -tlpn` or `psutil.net_connections`: both walk every socket and every open file of every
-process, which takes hundreds of milliseconds on a busy host. Here the kernel is asked for LISTEN
+process, which is slow on a busy host (benchmarks/bench_check.py, README). Here the kernel is asked for LISTEN
 sockets only (one netlink round trip), and socket inodes are mapped to processes by visiting the
 processes with the fewest open files first, stopping as soon as every wanted inode has an owner.
 

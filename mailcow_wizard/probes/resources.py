@@ -176,7 +176,7 @@ class CpuSpeed:
 def _cpufreq_max_mhz(host: Host) -> float | None:
     """The highest rated clock from cpufreq in sysfs (what psutil.cpu_freq() reads), live hosts only.
 
-    Read directly because importing psutil costs ~19 ms of the 150 ms start-up budget for two files.
+    Read directly: importing psutil would cost `check` a good part of its start-up budget for two files.
     """
     best: float | None = None
     try:

@@ -5,7 +5,7 @@ No single signal is reliable everywhere: systemd-detect-virt may be missing (and
 inside containers. So every signal is collected, and `decide_virt` picks by severity: a NAS, OpenVZ or
 container signal beats a VM signal, because a container on a KVM host is still a container.
 
-systemd-detect-virt is a process start (7-45 ms) that reads mostly the files read here, so it runs only
+systemd-detect-virt is a process start that reads mostly the files read here, so it runs only
 when the files leave the answer open (see `files_decide`); the details then say what decided.
 """
 
