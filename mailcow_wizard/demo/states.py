@@ -73,7 +73,7 @@ the existing nginx stays and will proxy to mailcow on 8080/8443."""
 
 def prepare(session: WizardSession, step: str) -> None:
     """Bring the session to where a person arriving at `step` would have it (blocking I/O)."""
-    from mailcow_wizard.tui.session import PortChoice
+    from mailcow_wizard.fixes.ports import Resolution
 
     def reached(name: str) -> bool:
         return STEPS_IN_ORDER.index(step) > STEPS_IN_ORDER.index(name)
@@ -81,9 +81,10 @@ def prepare(session: WizardSession, step: str) -> None:
     if reached("welcome"):
         session.run_all_checks()
     if reached("ports"):
-        for conflict in session.conflicts():
-            kind, value = PORT_CHOICES.get(conflict.variable, ("stop", ""))
-            session.choose_port_resolution(conflict, PortChoice(kind, value))
+        session.load_port_options()
+        for variable in dict.fromkeys(c.variable for c in session.conflicts()):
+            kind, value = PORT_CHOICES.get(variable, ("stop", ""))
+            session.choose_port_resolution(variable, Resolution(kind, value))
     for fix_id in ("ntp", "mtu", *session.other_fix_ids()):
         if reached({"ntp": "ntp", "mtu": "mtu"}.get(fix_id, "other")) and session.needs_attention(fix_id):
             # What the fix screens do on a first visit: a fix for a failed check is planned.

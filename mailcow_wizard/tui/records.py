@@ -58,28 +58,6 @@ class WriteOutcome:
     """The checkout's other files made beside it (certificate, placeholders, .env link)."""
 
 
-@dataclass(frozen=True)
-class Conflict:
-    """A listener on one of mailcow's ports, as the ports check reports it."""
-
-    port: int
-    address: str
-    variable: str
-    process: str | None
-    pid: int | None
-    unit: str | None
-
-
-@dataclass
-class PortChoice:
-    """How a person resolves one conflict: stop the service, move mailcow's port, or bind elsewhere."""
-
-    kind: str
-    """"stop", "move" or "bind"."""
-    value: str = ""
-    """The new port (move) or address (bind)."""
-
-
 @dataclass
 class PlannedStep:
     """One system change the Review lists: a file edit or a command, and the planned fixes it serves."""

@@ -34,35 +34,29 @@ from typing import TYPE_CHECKING, Any
 from mailcow_wizard.checks import CHECKS, CheckSpec, get_spec, run_check
 from mailcow_wizard.conf import read_existing_conf
 from mailcow_wizard.context import Context
-from mailcow_wizard.mailcow import (
-    BIND_VARIABLES,
-    GENERATIONS,
-    NGINX_INTERNAL_PORTS,
-    PORT_VARIABLES,
-    split_port_spec,
-)
+from mailcow_wizard.mailcow import GENERATIONS
 from mailcow_wizard.model import Finding, Status
 
 if TYPE_CHECKING:
     from mailcow_wizard.conf import ConfPlan, Schema
     from mailcow_wizard.fixes import Plan
+    from mailcow_wizard.fixes.ports import ConflictChoice, Resolution
+    from mailcow_wizard.probes.ports import Conflict
     from mailcow_wizard.tui.records import (
-        Conflict,
         FixOutcome,
         FixView,
         Issue,
         PlannedStep,
-        PortChoice,
         Recommendation,
         WriteOutcome,
     )
 
-_RECORDS = frozenset({"Conflict", "FixOutcome", "FixView", "Issue", "PlannedStep", "PortChoice",
+_RECORDS = frozenset({"FixOutcome", "FixView", "Issue", "PlannedStep",
                       "Recommendation", "WriteOutcome"})
 
 
 def __getattr__(name: str) -> Any:
-    """The records (`FixView`, `PortChoice`, ...) load on first use; see mailcow_wizard.tui.records."""
+    """The records (`FixView`, `FixOutcome`, ...) load on first use; see mailcow_wizard.tui.records."""
     if name in _RECORDS:
         from mailcow_wizard.tui import records
 
@@ -79,14 +73,6 @@ OTHER_FIX_IDS = ("hetzner-ipv6", "swap", "firewall", "mail-services")
 
 PORT_KINDS = ("bare_port", "bind", "port")
 """Schema kinds the Ports step edits."""
-
-SUGGESTED_PORTS = {
-    "SMTP_PORT": [2525, 10025, 2526], "SMTPS_PORT": [10465, 4465], "SUBMISSION_PORT": [10587, 5587],
-    "IMAP_PORT": [10143, 1143], "IMAPS_PORT": [10993, 1993], "POP_PORT": [10110, 1110],
-    "POPS_PORT": [10995, 1995], "SIEVE_PORT": [14190, 4191], "HTTP_PORT": [8080, 8000, 8880],
-    "HTTPS_PORT": [8443, 4443, 10443],
-}
-"""Usual places for a moved port; the ones not taken on this host are offered."""
 
 MAX_VERIFY_WAIT = 10.0
 """Longest the wizard waits for a fix to show (NTP needs a moment); the screen stays responsive."""
@@ -118,8 +104,9 @@ class WizardSession:
         self._lock = threading.Lock()
         self._load_lock = threading.RLock()
         self.findings: dict[str, Finding] = {}
-        self.port_choices: dict[str, PortChoice] = {}
-        self.port_options: dict[str, Any] | None = None
+        self.port_choices: dict[str, Resolution] = {}
+        """The person's resolution per conflicting port variable (only ever set by an explicit choice)."""
+        self.port_options: dict[str, ConflictChoice] | None = None
         """Per port variable, the ports fix's `ConflictChoice` (unit to stop, free ports and addresses)."""
         self.planned_fixes: dict[str, FixView] = {}
         self.seen_fixes: set[str] = set()
@@ -218,6 +205,7 @@ class WizardSession:
             self._prefilled = False
             self._base_values = base
             self._values = self.initial_values()
+            self._reapply_port_resolutions()
 
     @property
     def base_values(self) -> dict[str, str]:
@@ -299,7 +287,6 @@ class WizardSession:
             self.ctx.conf = conf
             self._generation, self._generation_reason = generation, reason
             self._checkout = None
-            self.port_choices.clear()
             self._base_values = None  # planned again from the new checkout on first use
 
     def set_generation(self, generation: str) -> None:
@@ -355,21 +342,10 @@ class WizardSession:
         return f is not None and f.status in (Status.FAIL, Status.WARN)
 
     def conflicts(self) -> list[Conflict]:
-        """Conflicting listeners from the ports check's details."""
-        from mailcow_wizard.tui.records import Conflict
-
+        """Every listener on one of mailcow's ports, from the ports check's facts (one row each)."""
         f = self.findings.get("ports")
-        if f is None:
-            return []
-        result = []
-        for c in f.details.get("conflicts", []) or []:
-            try:
-                result.append(Conflict(int(c.get("port")), str(c.get("address") or "*"),
-                                       str(c.get("variable") or ""), c.get("process"), c.get("pid"),
-                                       c.get("unit")))
-            except (TypeError, ValueError):
-                continue
-        return result
+        facts = f.facts if f is not None else None
+        return list(getattr(facts, "conflicts", ()) or ())
 
     def other_fix_ids(self) -> list[str]:
         return [cid for cid in OTHER_FIX_IDS if self.needs_attention(cid)]
@@ -496,6 +472,8 @@ class WizardSession:
         return self.write_result
 
     # -- ports ----------------------------------------------------------------------------------
+    # The rules (what stop/move/bind do, which ports to suggest, what is unresolved) live in
+    # mailcow_wizard.fixes.ports; the session only remembers the person's resolutions.
     def load_port_options(self) -> None:
         """Ask the ports fix what is possible per conflict (blocking: it looks at the listeners)."""
         self.wait_for_host()
@@ -504,105 +482,115 @@ class WizardSession:
         try:
             options = {c.variable: c for c in conflict_choices(self.ctx)}
         except Exception:
-            self.port_options = {}  # the step still works from the check's own facts
+            self.port_options = {}  # the step still shows the check's own facts
             raise
         self.port_options = options
 
-    def port_option(self, variable: str) -> Any:
+    def port_option(self, variable: str) -> ConflictChoice | None:
+        """The ports fix's view of one conflict (unit to stop, free ports and addresses), once loaded."""
         return (self.port_options or {}).get(variable)
 
-    def stop_unit(self, conflict: Conflict) -> tuple[str | None, str]:
-        """The unit "stop" would disable for this conflict, or None and what to do instead."""
-        option = self.port_option(conflict.variable)
-        if option is not None:
-            return option.unit, option.stop_hint
-        if conflict.unit:
-            return conflict.unit, f"systemctl disable --now {conflict.unit}"
-        return None, "no systemd unit is known for this program: stop it by hand"
-
-    def free_addresses(self, variable: str) -> list[str]:
-        option = self.port_option(variable)
-        return list(option.free_addresses) if option is not None else []
-
     def suggest_free_ports(self, variable: str, count: int = 3) -> list[int]:
-        """Ports to move `variable` to that nothing listens on and no other answer uses."""
-        taken = {c.port for c in self.conflicts()}
-        f = self.findings.get("ports")
-        for listener in (f.details.get("listeners", []) if f else []) or []:
-            with contextlib.suppress(AttributeError, TypeError, ValueError):
-                taken.add(int(listener.get("port")))
-        for key, value in {**self.base_values, **self.values}.items():
-            if key.endswith("_PORT") and value:
-                with contextlib.suppress(ValueError):
-                    taken.add(split_port_spec(value)[1])
+        """Ports to move `variable` to that nothing listens on and no other answer uses (the core's rule)."""
+        from mailcow_wizard.fixes.ports import suggest_free_ports
+
         option = self.port_option(variable)
-        candidates = list(option.free_ports) if option is not None and option.free_ports \
-            else SUGGESTED_PORTS.get(variable, [])
-        result = [p for p in candidates if p not in taken and p not in NGINX_INTERNAL_PORTS]
-        return result[:count]
+        if option is None:
+            return []
+        return suggest_free_ports(option, {**(self._base_values or {}), **self._values}, count)
 
-    def choose_port_resolution(self, conflict: Conflict, choice: PortChoice) -> None:
-        """Remember how a conflict is resolved; moving or binding changes the mailcow.conf answers."""
-        var = conflict.variable
-        previous = self.port_choices.get(var)
-        if previous and previous.kind in ("move", "bind"):
-            # Undo the earlier answer so switching between choices leaves nothing behind.
-            self._values[var] = self.base_values.get(var, "")
-            bind = BIND_VARIABLES.get(var)
-            if bind:
-                self._values[bind] = self.base_values.get(bind, "")
-        self.port_choices[var] = choice
-        if choice.kind == "move" and choice.value:
-            address, _ = _split_or_none(self.values.get(var, ""))
-            if address and var not in BIND_VARIABLES:
-                host = f"[{address}]" if ":" in address else address
-                self._values[var] = f"{host}:{choice.value}"
-            else:
-                self._values[var] = choice.value
-        elif choice.kind == "bind" and choice.value:
-            bind = BIND_VARIABLES.get(var)
-            if bind:
-                self._values[bind] = choice.value
-            else:
-                _, port = _split_or_none(self.values.get(var, ""))
-                host = f"[{choice.value}]" if ":" in choice.value else choice.value
-                self._values[var] = f"{host}:{port or PORT_VARIABLES.get(var, '')}"
+    def choose_port_resolution(self, variable: str, resolution: Resolution) -> None:
+        """Remember how a conflict is resolved; moving or binding changes the mailcow.conf answers.
 
-    def unresolved_conflicts(self) -> list[Conflict]:
-        """Conflicts with no complete choice yet: mailcow cannot publish those ports as configured."""
-        pending: dict[str, Conflict] = {}
-        for c in self.conflicts():
-            ch = self.port_choices.get(c.variable)
-            if c.variable not in pending and (ch is None or (ch.kind in ("move", "bind") and not ch.value)):
-                pending[c.variable] = c
-        return list(pending.values())
+        Called only for an explicit action of the person on that conflict (never for a cursor move).
+        """
+        from mailcow_wizard.fixes.ports import resolve
 
-    def units_to_stop(self) -> list[str]:
-        units = []
-        for c in self.conflicts():
-            ch = self.port_choices.get(c.variable)
-            unit, _ = self.stop_unit(c)
-            if ch and ch.kind == "stop" and unit and unit not in units:
-                units.append(unit)
-        return units
+        option = self.port_option(variable)
+        if option is None:
+            raise ValueError(f"no port conflict is known for {variable}")
+        base = self.base_values
+        with self._lock:
+            for key in option.keys:  # undo the earlier answer: switching leaves nothing behind
+                self._values[key] = base.get(key, "")
+            self.port_choices[variable] = resolution
+            self._values.update(resolve(option, resolution).values)
+
+    def forget_port_resolution(self, variable: str) -> None:
+        """Back to "not resolved" for one conflict (its mailcow.conf answers go back too)."""
+        option = self.port_option(variable)
+        base = self.base_values
+        with self._lock:
+            self.port_choices.pop(variable, None)
+            for key in option.keys if option is not None else ():
+                self._values[key] = base.get(key, "")
+
+    def _reapply_port_resolutions(self) -> None:
+        """After the answers were planned again (another directory or generation): keep every choice."""
+        from mailcow_wizard.fixes.ports import resolve
+
+        for variable, resolution in self.port_choices.items():
+            option = self.port_option(variable)
+            if option is not None:
+                self._values.update(resolve(option, resolution).values)
+
+    def resolution_open(self, variable: str) -> str | None:
+        """Why the conflict of `variable` is still open (None when the person's choice resolves it)."""
+        from mailcow_wizard.fixes.ports import resolve
+
+        option = self.port_option(variable)
+        if option is None:
+            return "not resolved yet" if variable not in self.port_choices else None
+        return resolve(option, self.port_choices.get(variable)).open
+
+    def unresolved_conflicts(self) -> list[ConflictChoice]:
+        """Conflicts the person's choices leave open and no planned command frees either.
+
+        A conflict whose owner a planned fix stops (the host's own mail server on port 25) is not
+        blocking: the Review then lists that command, not the conflict.
+        """
+        from mailcow_wizard.fixes.ports import stop_command, unresolved
+
+        planned = {step.target for step in self.planned_steps() if step.kind == "run"}
+        planned |= set(self.ran_commands)
+        return [c for c in unresolved(list((self.port_options or {}).values()), self.port_choices)
+                if not ((cmd := stop_command(c)) is not None and cmd.shell in planned)]
+
+    def review_warnings(self) -> list[str]:
+        """Choices that contradict each other in the plan, said on the Review (and so on Done).
+
+        A port moved away although another planned fix stops its holder: the move is not needed, and
+        for SMTP it stops inbound mail (other servers deliver only to port 25).
+        """
+        from mailcow_wizard.fixes.ports import stop_command
+
+        runs = {step.target: step.serves for step in self.planned_steps() if step.kind == "run"}
+        warnings = []
+        for variable, resolution in self.port_choices.items():
+            option = self.port_option(variable)
+            command = stop_command(option) if option is not None else None
+            if resolution.kind != "move" or command is None or command.shell not in runs:
+                continue
+            cost = " and inbound mail arrives only on port 25" if variable == "SMTP_PORT" else ""
+            warnings.append(f"{variable} moves to {resolution.value}, but '{runs[command.shell][0]}' stops "
+                            f"{option.unit}, which frees port {option.port}: the move is not needed{cost}. "
+                            "Go back to Port conflicts to choose Stop, or untick that fix.")
+        return warnings
+
+    def _ports_stop_plan(self) -> Plan:
+        from mailcow_wizard.fixes.ports import stop_plan
+
+        return stop_plan(list((self.port_options or {}).values()), self.port_choices)
 
     # -- fixes ----------------------------------------------------------------------------------
     def plan_fix(self, check_id: str) -> FixView:
         """What the fix for `check_id` would change (reads the host; changes nothing)."""
         self.wait_for_host()
         if check_id == "ports":
-            return _fix_view(check_id, self._stop_units_plan(self.units_to_stop()))
+            return _fix_view(check_id, self._ports_stop_plan())
         from mailcow_wizard.fixes import plan_fix
 
         return _fix_view(check_id, plan_fix(check_id, self.ctx))
-
-    def _stop_units_plan(self, units: list[str]) -> Plan:
-        """The chosen "stop and disable" answers of the Port conflicts step, as a fix plan."""
-        from mailcow_wizard.fixes import Command, Plan
-
-        steps = tuple(Command(("systemctl", "disable", "--now", unit),
-                              f"{unit} holds a port mailcow needs") for unit in units)
-        return Plan("ports", "Stop the services that hold mailcow's ports", steps)
 
     def plan_on_first_visit(self, view: FixView) -> None:
         """The first time a fix is shown, a fix for a failed or warning check is kept for the Review.
@@ -717,9 +705,13 @@ class WizardSession:
 
     def prepare_review(self) -> tuple[str, list[FixView], list[Issue]]:
         """Everything the Review step shows: the mailcow.conf diff, the fixes still planned, errors."""
-        units = self.units_to_stop()
-        if units and not (self.was_applied("ports") and self.was_applied("ports").ok):
-            self.plan_to_apply(_fix_view("ports", self._stop_units_plan(units)))
+        if self.port_options is None and self.conflicts():
+            with contextlib.suppress(Exception):  # the Review then names the conflicts as open
+                self.load_port_options()
+        stops = self._ports_stop_plan()
+        done = self.was_applied("ports")
+        if stops.steps and not (done and done.ok):
+            self.plan_to_apply(_fix_view("ports", stops))
         else:
             self.unplan("ports")
         diff = self.conf_diff()
@@ -792,13 +784,6 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         text = f"{error.strerror}: {error.filename}" if error.filename else error.strerror
     return text or type(error).__name__
-
-
-def _split_or_none(value: str) -> tuple[str | None, int | None]:
-    try:
-        return split_port_spec(value)
-    except ValueError:
-        return None, None
 
 
 def _without_commands(plan: Plan, done: Collection[str]) -> tuple[Plan, list[str]]:

@@ -1,30 +1,67 @@
-"""Step 3 (only with conflicts): who holds mailcow's ports, and how each conflict is resolved."""
+"""Step 3 (only with conflicts): who holds mailcow's ports, and how the person resolves each one.
+
+A resolution is made only by an explicit action on the chosen row (pressing Stop, Move or Bind, or
+typing its value); moving the cursor only shows a row. The rules (what each resolution does, which
+ports are free, what stays open) are the ports fix's, in mailcow_wizard.fixes.ports.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
-from mailcow_wizard.tui.session import Conflict, PortChoice
 from mailcow_wizard.tui.widgets.toggles import Choice
 
 CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
+
+MAIL_PORTS_FROM_OTHER_SERVERS = ("SMTP_PORT",)
+"""Ports other mail servers deliver to: a move there stops inbound mail unless something forwards."""
+
+
+def move_cost(variable: str, port: int) -> str:
+    """What moving mailcow's port costs, in one sentence."""
+    if variable in MAIL_PORTS_FROM_OTHER_SERVERS:
+        return (f"other mail servers deliver only to port {port}, so inbound mail stops unless "
+                f"something forwards port {port} to the new one.")
+    if variable in ("HTTP_PORT", "HTTPS_PORT"):
+        return (f"browsers and certificate checks use port {port}; the program on it must "
+                "forward to mailcow (a reverse proxy).")
+    return "every mail client must be set to the new port."
+
+
+def row_state(open_reason: str | None, kind: str | None, value: str, unit: str | None) -> str:
+    """The Choice column in words (reads without colour): what the person chose, or that nothing is."""
+    if kind is None:
+        return "not resolved"
+    if open_reason is not None:
+        return {"stop": "stop: not possible", "move": "move: port?", "bind": "bind: address?"}[kind]
+    if kind == "stop":
+        return f"stop {unit}" if unit else "stop"
+    return f"move to {value}" if kind == "move" else f"bind {value}"
+
+
+def fit(text: str, width: int) -> str:
+    """`text` in `width` cells, an ellipsis where it is cut (never a silent cut)."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 class PortsScreen(StepScreen):
     STEP = "ports"
     TITLE_TEXT = "Port conflicts"
     HELP = (
-        "Other programs already listen on ports mailcow needs. For each row choose one way out:\n\n"
+        "Other programs already listen on ports mailcow needs. Pick a row with the arrows (moving "
+        "chooses nothing), then Tab to the choices and press Space or Enter on one:\n\n"
         "Stop and disable the service: the usual answer for another mail server on port 25 "
         "(mailcow brings its own). Planned now, done when you confirm the Review.\n"
         "Move mailcow's port: mailcow listens on another port instead (e.g. HTTP behind a reverse "
-        "proxy). The free ports shown were free when the checks ran.\n"
-        "Bind to another address: mailcow listens only on an address the other program does not use.\n\n"
-        "Pick a row with the arrows, then Tab to the choices."
+        "proxy). Moving SMTP off 25 stops inbound mail unless something forwards port 25.\n"
+        "Bind to another address: mailcow listens only on an address the other program does not use; "
+        "not possible while it listens on every address.\n\n"
+        "A row stays 'not resolved' until you choose for it; the Review names what is still open."
     )
 
     def compose_body(self) -> ComposeResult:
@@ -35,7 +72,7 @@ class PortsScreen(StepScreen):
             yield Choice("Stop and disable the service", id="choice-stop")
             yield Choice("Move mailcow's port to", id="choice-move")
             yield Choice("Bind mailcow to another address", id="choice-bind")
-        yield Static("", id="stop-hint", classes="dim")
+        yield Static("", id="choice-costs", classes="dim")
         with Vertical(id="choice-fields"):
             with Horizontal(classes="field-row", id="move-row"):
                 yield Label("New port:", classes="field-label")
@@ -49,155 +86,178 @@ class PortsScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._variables = list(dict.fromkeys(c.variable for c in self.session.conflicts()))
         table = self.query_one("#conflicts-table", DataTable)
-        for col in ("Port", "Address", "Variable", "Process", "PID", "Unit", "Choice"):
-            table.add_column(col, key=col.lower())
-        self._conflicts = self.session.conflicts()
-        for i, c in enumerate(self._conflicts):
-            table.add_row(str(c.port), c.address, c.variable, c.process or "?",
-                          str(c.pid) if c.pid else "?", c.unit or "-", "", key=str(i))
+        widths = self._widths()
+        for (name, key), width in zip((("Port", "port"), ("Variable", "variable"), ("Held by", "owner"),
+                                       ("Choice", "choice")), widths):
+            table.add_column(name, key=key, width=width)
+        for variable in self._variables:
+            rows = [c for c in self.session.conflicts() if c.variable == variable]
+            owners = ", ".join(dict.fromkeys(f"{c.process or '?'} ({c.pid})" if c.pid else (c.process or "?")
+                                             for c in rows))
+            table.add_row(str(rows[0].port), fit(variable, widths[1]), fit(owners, widths[2]), "",
+                          key=variable)
         table.focus()
-        self._loading = False
-        self._labels = {"choice-stop": "Stop and disable the service",
-                        "choice-move": "Move mailcow's port to",
-                        "choice-bind": "Bind mailcow to another address"}
         self._show_conflict()
         if self.session.port_options is None:
-            self._load_options()
+            # On failure the step still shows the check's facts; the error is said on the step.
+            self.run_blocking(self.session.load_port_options, lambda _: self._show_conflict(),
+                              name="Looking at the listeners", exclusive=True)
 
-    def _load_options(self) -> None:
-        # On failure the step still works from the check's own facts; the error is said on the step.
-        self.run_blocking(self.session.load_port_options, lambda _: self._show_conflict(),
-                          name="Looking at the listeners", exclusive=True)
+    def _widths(self) -> tuple[int, int, int, int]:
+        """Port, Variable, Held by, Choice: the Choice column gets what is left, down to 60 columns."""
+        total = max(40, self.app.size.width - 2 - 4 * 2 - 2)
+        port, variable, owner = 5, 11, 14 if total < 70 else 20
+        return port, variable, owner, max(12, total - port - variable - owner)
 
-    def _current(self) -> Conflict | None:
+    # -- showing a row (never choosing) -----------------------------------------------------------
+    def _current(self) -> str | None:
         table = self.query_one("#conflicts-table", DataTable)
-        if not self._conflicts or table.row_count == 0:
+        if not self._variables or table.row_count == 0:
             return None
-        return self._conflicts[min(table.cursor_row, len(self._conflicts) - 1)]
+        return self._variables[min(table.cursor_row, len(self._variables) - 1)]
 
     @on(DataTable.RowHighlighted, "#conflicts-table")
     def _row_changed(self) -> None:
         self._show_conflict()
 
     def _show_conflict(self) -> None:
-        c = self._current()
-        if c is None:
+        """Show the highlighted conflict and its choices as they stand; nothing is recorded here."""
+        variable = self._current()
+        if variable is None:
             return
-        self._loading = True
-        try:
-            owner = c.process or "an unknown program"
-            self.query_one("#conflict-heading", Static).update(
-                f"Port {c.port} ({c.variable}) is held by {owner}"
-                + (f" (pid {c.pid})" if c.pid else "") + ". Resolve it by:")
-            unit, hint = self.session.stop_unit(c)
-            stop = self.query_one("#choice-stop", RadioButton)
-            self._labels["choice-stop"] = (f"Stop and disable {unit}" if unit
-                                           else "Stop it (not automatic here, see below)")
-            stop.disabled = unit is None
-            self.query_one("#stop-hint", Static).update("" if unit else f"To stop it: {hint}")
-            self.query_one("#stop-hint").display = unit is None
-            addresses = self.session.free_addresses(c.variable)
-            self.query_one("#free-addresses", Static).update(
-                "Free addresses: " + ", ".join(addresses) if addresses
-                else "Give an address assigned on this host where the port is free.")
-            self._labels["choice-move"] = f"Move mailcow's {c.variable} to another port"
-            free = self.session.suggest_free_ports(c.variable)
-            self.query_one("#free-ports", Static).update(
-                "Free now: " + ", ".join(map(str, free)) if free else "")
-            choice = self.session.port_choices.get(c.variable)
+        s = self.session
+        rows = [c for c in s.conflicts() if c.variable == variable]
+        first = rows[0]
+        option = s.port_option(variable)
+        owners = ", ".join(dict.fromkeys((c.process or "an unknown program") + (f" (pid {c.pid})" if c.pid
+                                                                              else "") for c in rows))
+        addresses = ", ".join(dict.fromkeys(c.address for c in rows))
+        loading = s.port_options is None
+        unit = option.unit if option is not None else None
+        choice = s.port_choices.get(variable)
+        free = s.suggest_free_ports(variable)
+        free_addresses = list(option.free_addresses) if option is not None else []
+        with self.prevent(RadioButton.Changed, RadioSet.Changed, Input.Changed):
+            self.query_one("#conflict-heading", Static).update(Text(
+                f"Port {first.port} ({variable}) is held by {owners} on {addresses}. Resolve it by:"))
+            labels = {
+                "choice-stop": (f"Stop and disable {unit}" if unit else
+                                "Stop it (looking ...)" if loading else "Stop it (not automatic here)"),
+                "choice-move": f"Move mailcow's {variable} to another port",
+                "choice-bind": ("Bind mailcow to another address" if free_addresses or loading else
+                                "Bind to another address (none is free)"),
+            }
+            enabled = {"choice-stop": unit is not None, "choice-move": option is not None,
+                       "choice-bind": bool(free_addresses)}
+            for button_id, kind in CHOICE_IDS.items():
+                button = self.query_one(f"#{button_id}", RadioButton)
+                chosen = choice is not None and choice.kind == kind
+                button.label = labels[button_id] + ("  (chosen)" if chosen else "")
+                button.disabled = not enabled[button_id] and not chosen
+                button.value = chosen
+            costs = []
+            if unit:
+                costs.append(f"Stop: {unit} stops now and at every boot; what it serves stops too.")
+            elif option is not None:
+                costs.append(f"Stop by hand: {option.stop_hint}.")
+            costs.append("Move: " + move_cost(variable, first.port))
+            if free_addresses:
+                costs.append("Bind: mailcow answers on that address only; the other program keeps the rest.")
+            elif option is not None:
+                everywhere = any(c.address in ("0.0.0.0", "::", "*") for c in rows)
+                costs.append(f"Bind: not possible, {owners} listens on every address." if everywhere else
+                             f"Bind: not possible, no other address of this host is known to be free "
+                             f"for port {first.port}.")
+            self.query_one("#choice-costs", Static).update(Text("\n".join(costs)))
             move_input = self.query_one("#move-port", Input)
             bind_input = self.query_one("#bind-address", Input)
             suggestion = str(free[0]) if free else ""
             move_input.value = choice.value if choice and choice.kind == "move" else suggestion
-            bind_input.value = choice.value if choice and choice.kind == "bind" else ""
-            for button_id, kind in CHOICE_IDS.items():
-                self.query_one(f"#{button_id}", RadioButton).value = bool(choice and choice.kind == kind)
-        finally:
-            self._loading = False
+            bind_input.value = choice.value if choice and choice.kind == "bind" else (
+                free_addresses[0] if free_addresses else "")
+            self.query_one("#free-ports", Static).update(
+                "Free now: " + ", ".join(map(str, free)) if free else "No free port is known: type one.")
+            self.query_one("#free-addresses", Static).update(
+                "Free addresses: " + ", ".join(free_addresses) if free_addresses else "")
         self._summarise()
 
-    def _mark_chosen(self) -> None:
-        """The chosen way out says so in words too (the radio mark alone is easy to miss)."""
-        c = self._current()
-        choice = self.session.port_choices.get(c.variable) if c else None
-        for button_id, kind in CHOICE_IDS.items():
-            label = self._labels[button_id]
-            chosen = choice is not None and choice.kind == kind
-            self.query_one(f"#{button_id}", RadioButton).label = f"{label}  (chosen)" if chosen else label
-
+    # -- explicit choices -------------------------------------------------------------------------
     @on(RadioSet.Changed, "#port-choice")
-    def _choice_changed(self, event: RadioSet.Changed) -> None:
-        if not self._loading:
-            self._record()
+    def _choice_pressed(self, event: RadioSet.Changed) -> None:
+        """The person pressed Stop, Move or Bind for the highlighted conflict: that is the choice."""
+        kind = CHOICE_IDS.get(event.pressed.id or "")
+        if kind is not None:
+            self._record(kind)
 
     @on(Input.Changed, "#move-port")
-    @on(Input.Changed, "#bind-address")
-    def _field_changed(self, event: Input.Changed) -> None:
-        if not self._loading:
-            self._record()
+    def _port_typed(self, event: Input.Changed) -> None:
+        self._typed("move")
 
-    def _record(self) -> None:
-        c = self._current()
-        kinds = [kind for button_id, kind in CHOICE_IDS.items()
-                 if self.query_one(f"#{button_id}", RadioButton).value]
-        if c is None or not kinds:
+    @on(Input.Changed, "#bind-address")
+    def _address_typed(self, event: Input.Changed) -> None:
+        self._typed("bind")
+
+    def _typed(self, kind: str) -> None:
+        """Typing a value changes the choice only where that kind is the row's choice already."""
+        variable = self._current()
+        choice = self.session.port_choices.get(variable) if variable else None
+        if choice is not None and choice.kind == kind:
+            self._record(kind)
+
+    def _record(self, kind: str) -> None:
+        from mailcow_wizard.fixes.ports import Resolution
+
+        variable = self._current()
+        if variable is None or self.session.port_option(variable) is None:
             return
-        kind = kinds[0]
         value = ""
         if kind == "move":
             value = self.query_one("#move-port", Input).value.strip()
         elif kind == "bind":
             value = self.query_one("#bind-address", Input).value.strip()
-        self.session.choose_port_resolution(c, PortChoice(kind, value))
-        self._summarise()
+        self.session.choose_port_resolution(variable, Resolution(kind, value))
+        self._show_conflict()
 
-    def _show_fields(self) -> None:
-        """The port field only for "move", the address field only for "bind"."""
-        c = self._current()
-        choice = self.session.port_choices.get(c.variable) if c else None
+    # -- the state of every row -------------------------------------------------------------------
+    def _summarise(self) -> None:
+        s = self.session
+        variable = self._current()
+        choice = s.port_choices.get(variable) if variable else None
         kind = choice.kind if choice else None
         self.query_one("#move-row").display = kind == "move"
         self.query_one("#free-ports").display = kind == "move"
         self.query_one("#bind-row").display = kind == "bind"
         self.query_one("#free-addresses").display = kind == "bind"
-
-    def _summarise(self) -> None:
-        self._show_fields()
-        self._mark_chosen()
         table = self.query_one("#conflicts-table", DataTable)
-        for i, c in enumerate(self._conflicts):
-            table.update_cell(str(i), "choice", _choice_word(self.session.port_choices.get(c.variable)),
-                              update_width=True)
+        width = self._widths()[3]
         lines = []
-        unresolved = 0
-        by_variable = {c.variable: c for c in reversed(self._conflicts)}
-        for c in (by_variable[v] for v in dict.fromkeys(c.variable for c in self._conflicts)):
-            ch = self.session.port_choices.get(c.variable)
-            if ch is None or (ch.kind in ("move", "bind") and not ch.value):
-                unresolved += 1
-                lines.append(f"  port {c.port} ({c.variable}, {c.process or 'unknown'}): not resolved yet"
-                             if ch is None else f"  port {c.port} ({c.variable}): give the new "
-                             f"{'port' if ch.kind == 'move' else 'address'}")
+        open_count = 0
+        for var in self._variables:
+            ch = s.port_choices.get(var)
+            option = s.port_option(var)
+            why = s.resolution_open(var)
+            state = row_state(why, ch.kind if ch else None, ch.value if ch else "",
+                              option.unit if option else None)
+            table.update_cell(var, "choice", fit(state, width))
+            port = next(c.port for c in s.conflicts() if c.variable == var)
+            if why is not None:
+                open_count += 1
+            if ch is None:
+                line = f"  port {port} ({var}): not resolved yet"
+            elif why is not None:
+                line = f"  port {port} ({var}): {why}"
             elif ch.kind == "stop":
-                lines.append(f"  port {c.port}: stop and disable {c.unit}")
-            elif ch.kind == "move":
-                lines.append(f"  port {c.port}: {c.variable} moves to {ch.value or '?'}")
+                line = f"  port {port}: stop and disable {option.unit if option else '?'}"
             else:
-                lines.append(f"  port {c.port}: {c.variable} binds to {ch.value or '?'}")
-        self.query_one("#choice-summary", Static).update("Your choices:\n" + "\n".join(lines))
-        self.set_status(f"{unresolved} conflict(s) not resolved" if unresolved else "All conflicts resolved")
-
-
-def _choice_word(choice: PortChoice | None) -> str:
-    """The table's Choice column: how the row is resolved, in words ("-" while it is not)."""
-    if choice is None:
-        return "-"
-    if choice.kind == "stop":
-        return "stop"
-    if not choice.value:
-        return f"{choice.kind} ?"
-    return f"move to {choice.value}" if choice.kind == "move" else f"bind {choice.value}"
+                line = f"  port {port}: {var} {'moves to' if ch.kind == 'move' else 'binds to'} {ch.value}"
+            lines.append(line)
+        self.query_one("#choice-summary", Static).update(Text("Your choices:\n" + "\n".join(lines)))
+        if open_count:
+            self.set_status(f"{open_count} {'conflict' if open_count == 1 else 'conflicts'} not resolved")
+        else:
+            self.set_status("All conflicts resolved")
 
 
 SCREEN = PortsScreen

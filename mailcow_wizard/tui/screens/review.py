@@ -74,14 +74,14 @@ class ReviewScreen(StepScreen):
             target.append("\nDry run: nothing below will be written or run.", style="bold yellow")
         for issue in issues:
             target.append(f"\n✘ {issue.message}", style="red")
+        for warning in s.review_warnings():
+            target.append(f"\n! {warning}", style="yellow")
         pending = s.unresolved_conflicts()
         if pending:
             target.append("\nStill blocking (go back to Port conflicts, or free them yourself before "
                           "starting mailcow):", style="bold red")
             for c in pending:
-                owner = c.process or "an unknown program"
-                pid = f" (pid {c.pid})" if c.pid else ""
-                target.append(f"\n  port {c.port} ({c.variable}) is held by {owner}{pid}", style="red")
+                target.append(f"\n  port {c.port} ({c.variable}) is held by {c.owner}", style="red")
         self.query_one("#review-target", Static).update(target)
         self.query_one("#review-diff-title", Static).update(
             "The new mailcow.conf, in full:" if not s.conf_exists else "Changes to mailcow.conf:")
