@@ -153,6 +153,11 @@ def _run(name: str, args: argparse.Namespace) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the user gets a message, not a traceback
+        from mailcow_wizard.fsio import Refused
+
+        if isinstance(exc, Refused):  # the write core said no (a link, a busy lock, an unsafe directory)
+            print(f"mailcow-wizard: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         if os.environ.get("MAILCOW_WIZARD_DEBUG"):
             raise
         print(f"mailcow-wizard: internal error: {type(exc).__name__}: {exc}\n"

@@ -145,9 +145,14 @@ class Host:
 
     def read_bytes(self, p: str, limit: int = MAX_READ) -> bytes:
         """Read a host file; ProbeError (with a reason a person understands) when it cannot be read."""
+        from mailcow_wizard.fsio import Refused, read_regular
+
         try:
-            with open(self._real(p), "rb") as fh:
-                return fh.read(limit)
+            if self._prefix:
+                return read_regular(os.fspath(p), limit, self._prefix)
+            return read_regular(self._real(p), limit)
+        except Refused as exc:
+            raise ProbeError(str(exc).replace(self._real(p), os.fspath(p))) from exc
         except FileNotFoundError as exc:
             raise ProbeError(f"{p} does not exist") from exc
         except PermissionError as exc:

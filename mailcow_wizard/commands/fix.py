@@ -11,14 +11,28 @@ DIR/opt/mailcow-dockerized); commands are listed as skipped. Writing there needs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import textwrap
 from dataclasses import replace
 
+from mailcow_wizard import fsio
 from mailcow_wizard.checks import CHECK_IDS
 from mailcow_wizard.commands.options import make_context, parse_sets
+from mailcow_wizard.context import Context
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
-from mailcow_wizard.fixes import FIXES, FixOptions, Outcome, apply, get_fix, plan_fix, verify, write_log
+from mailcow_wizard.fixes import (
+    FIXES,
+    FixOptions,
+    FixSpec,
+    Outcome,
+    Plan,
+    apply,
+    get_fix,
+    plan_fix,
+    verify,
+    write_log,
+)
 from mailcow_wizard.fixes.base import may_change
 from mailcow_wizard.fixes.swap import (
     SWAP_SIZE_MAX_MIB,
@@ -117,6 +131,25 @@ def run(args: argparse.Namespace) -> int:
     spec = get_fix(fix_id)
     options = _options(args)
     ctx = make_context(args.root, args.mailcow_dir)
+    with contextlib.ExitStack() as locks:
+        # One run at a time per checkout and per system directory, held from the plan to the apply.
+        if ctx.mailcow_dir.is_dir():
+            locks.enter_context(fsio.locked(ctx.mailcow_dir, ctx.host.root))
+        return _plan_and_apply(args, spec, options, ctx, locks)
+
+
+def _lock_edits(plan: Plan, ctx: Context, locks: contextlib.ExitStack) -> None:
+    """Lock the directory of every file the plan edits (its nearest existing ancestor when new)."""
+    for edit in plan.edits:
+        d = edit.real_path.parent
+        while not d.is_dir() and d != d.parent:
+            d = d.parent
+        locks.enter_context(fsio.locked(d, edit.root))
+
+
+def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions, ctx: Context,
+                    locks: contextlib.ExitStack) -> int:
+    fix_id = spec.id
     dry_run = bool(getattr(args, "dry_run", False))
     plan = plan_fix(fix_id, ctx, options)
     out = sys.stdout
@@ -130,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         options = replace(options, choice=picked)
         plan = plan_fix(fix_id, ctx, options)
         out.write("\n")
+    _lock_edits(plan, ctx, locks)
     out.write(plan.render())
     out.flush()
 

@@ -12,9 +12,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailcow_wizard.errors import EXIT_OK, UsageError
 from mailcow_wizard.mailcow import GENERATIONS
+
+if TYPE_CHECKING:
+    from mailcow_wizard.context import Context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +79,6 @@ def _environment_presets(mdir: Path, answers: dict[str, str]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from mailcow_wizard.commands.options import make_context, parse_sets
-    from mailcow_wizard.conf.write import ConfError, plan_conf
 
     dry_run = bool(getattr(args, "dry_run", False))
     ctx = make_context(args.root, args.mailcow_dir, must_exist=True)
@@ -89,6 +92,17 @@ def run(args: argparse.Namespace) -> int:
         elif key not in answers and os.environ.get(env) is not None:
             answers[key] = os.environ[env]
     preset_notes = _environment_presets(mdir, answers)
+
+    from mailcow_wizard import fsio
+
+    # One run at a time per checkout, from reading the file to writing it (a second run waits briefly).
+    with fsio.locked(mdir, ctx.host.root):
+        return _plan_and_write(args, mdir, ctx, answers, dry_run, preset_notes)
+
+
+def _plan_and_write(args: argparse.Namespace, mdir: Path, ctx: Context, answers: dict[str, str],
+                    dry_run: bool, preset_notes: list[str]) -> int:
+    from mailcow_wizard.conf.write import ConfError, plan_conf
 
     plan = plan_conf(mdir, ctx.host, generation=args.generation, answers=answers,
                      accept_recommendations=args.accept_recommendations)

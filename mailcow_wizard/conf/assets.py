@@ -22,7 +22,6 @@ the second time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
@@ -32,6 +31,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailcow_wizard import fsio
 from mailcow_wizard.conf.write import CONF_NAME, ENV_LINK, ConfError, ConfPlan, WriteResult, write_conf
 from mailcow_wizard.host import Host
 
@@ -235,20 +235,10 @@ def plan_checkout(mailcow_dir: Path | str, hostname: str, host: Host | None = No
     return plan
 
 
-def _create_new(path: Path, data: bytes, mode: int) -> None:
-    """Create `path` with `data` and `mode`; never replaces anything (FileExistsError instead)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, path)  # fails when the name exists: the no-replace step
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+def _create_new(path: Path, data: bytes, mode: int, root: Path | str = fsio.ROOT) -> None:
+    """Create `path` with `data` and `mode` through the write core; never replaces anything
+    (FileExistsError instead)."""
+    fsio.create_new(path, data, mode, root)
 
 
 def make_certificate(hostname: str, bits: int = CERT_BITS) -> tuple[bytes, bytes]:
@@ -281,17 +271,9 @@ def apply_checkout(plan: CheckoutPlan) -> tuple[list[str], list[str]]:
         target = d / s.path
         try:
             if s.path == ENV_LINK:
-                tmp = d / f".env.tmp-{os.getpid()}"
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                os.symlink(CONF_NAME, tmp)
-                if s.action == "create":
-                    try:
-                        os.link(tmp, target, follow_symlinks=False)
-                    finally:
-                        os.unlink(tmp)
-                else:
-                    os.replace(tmp, target)  # swaps the link itself; its old target is untouched
+                # Only the link itself is swapped; whatever the old .env pointed to is untouched.
+                if not fsio.make_symlink(target, CONF_NAME, replace=s.action != "create"):
+                    raise FileExistsError(target)
                 done.append(f"{s.action}d {target} -> {CONF_NAME}")
             elif s.path.endswith("/cert.pem"):
                 cert, key = make_certificate(plan.hostname)
@@ -310,9 +292,7 @@ def apply_checkout(plan: CheckoutPlan) -> tuple[list[str], list[str]]:
                 _create_new(target, RSPAMD_TEXT, 0o644)
                 done.append(f"created {target} ({s.why})")
             elif s.path == APP_INFO and plan.app_info is not None:
-                from mailcow_wizard.fixes.base import atomic_write
-
-                atomic_write(target, plan.app_info, 0o644)
+                fsio.write_file(target, plan.app_info, mode=0o644)
                 done.append(f"{'created' if s.action == 'create' else 'rewrote'} {target} ({s.why})")
         except FileExistsError:
             skipped.append(f"{s.path}: appeared meanwhile; left as it is")

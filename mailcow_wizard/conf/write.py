@@ -9,19 +9,17 @@ before the rename leaves the old file exactly as it was.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import errno
-import os
 import re
 import secrets
 import string
 import textwrap
-import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailcow_wizard import fsio
 from mailcow_wizard.conf.checkout import checkout_schema
 from mailcow_wizard.conf.compose import ComposeTool, Verdict, compose_flavour, find_compose, judge
 from mailcow_wizard.conf.document import ConfDocument
@@ -35,7 +33,6 @@ from mailcow_wizard.probes.timezone import probe_timezone
 
 CONF_NAME = "mailcow.conf"
 ENV_LINK = ".env"
-TMP_PREFIX = ".mailcow.conf.tmp-"
 SECRET_ALPHABET = string.ascii_letters + string.digits
 MASK = "<hidden>"
 _AUTO: object = object()
@@ -71,6 +68,8 @@ class ConfPlan:
     """Keys whose value came from a recommendation (forced or accepted)."""
     notes: list[str] = field(default_factory=list)
     compose: ComposeTool | None = None
+    root: Path = Path("/")
+    """The --root every read and write of this file is confined to."""
 
     @property
     def mailcow_dir(self) -> Path:
@@ -140,24 +139,15 @@ def _comment_lines(text: str) -> list[str]:
     return textwrap.wrap(text, width=98) or [""]
 
 
-def _read_old(path: Path) -> tuple[bytes | None, list[Issue]]:
+def _read_old(path: Path, root: Path | str = fsio.ROOT) -> tuple[bytes | None, list[Issue]]:
+    """The existing file's bytes through the write core's reader (regular file, no link, size cut)."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None, []
+        return fsio.read_file(path, root), []
+    except fsio.Refused as exc:
+        rule = "symlink" if exc.errno == errno.ELOOP else "file"
+        return None, [Issue(CONF_NAME, rule, str(exc))]
     except OSError as exc:
-        return None, [Issue(CONF_NAME, "file", f"{path}: cannot be examined ({exc.strerror})")]
-    import stat
-
-    if stat.S_ISLNK(st.st_mode):
-        return None, [Issue(CONF_NAME, "symlink", f"{path} is a symbolic link; mailcow-wizard does not "
-                            "follow it (replace it with the real file first)")]
-    if not stat.S_ISREG(st.st_mode):
-        return None, [Issue(CONF_NAME, "file", f"{path} is not a regular file")]
-    try:
-        return path.read_bytes(), []
-    except OSError as exc:
-        return None, [Issue(CONF_NAME, "file", f"{path}: cannot be read ({exc.strerror})")]
+        return None, [Issue(CONF_NAME, "file", f"{path}: cannot be read ({exc.strerror or exc})")]
 
 
 def _line_issues(doc: ConfDocument, flagged: set[str]) -> list[Issue]:
@@ -226,7 +216,7 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
         # An explicit generation other than the checkout's: our own list of that generation's keys.
         schema = get_schema(generation)
         reason = f"--generation {generation}; keys from {schema.source}"
-    old, issues = _read_old(path)
+    old, issues = _read_old(path, host.root)
     doc = ConfDocument.parse(old) if old is not None else ConfDocument()
     existing = doc.values()
 
@@ -308,92 +298,10 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
     return ConfPlan(path=path, generation=generation, generation_reason=reason, schema=schema, old_bytes=old,
                     document=doc, values=final, changed_keys=changed_keys, issues=issues,
                     recommendations=recs, applied=applied, notes=notes,
-                    compose=compose if isinstance(compose, ComposeTool) else None)
+                    compose=compose if isinstance(compose, ComposeTool) else None, root=host.root)
 
 
 # -- the write ----------------------------------------------------------------------------------------
-
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Create `path` (must not exist) with mode 0600 from the start, write and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _clean_stale_temps(d: Path) -> None:
-    """Remove temp files left by a writer that was killed (its pid is gone)."""
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return
-    for name in names:
-        m = re.fullmatch(re.escape(TMP_PREFIX) + r"(\d+)-[0-9a-f]+", name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        try:
-            os.kill(pid, 0)
-            continue
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        with contextlib.suppress(OSError):
-            os.unlink(d / name)
-
-
-def backup_name(d: Path, now: float | None = None) -> Path:
-    """mailcow.conf.bak-YYYYMMDD-HHMMSS; a taken name gets -1, -2, ... (a backup is never overwritten)."""
-    base = f"{CONF_NAME}.bak-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
-    candidate = d / base
-    n = 0
-    while os.path.lexists(candidate):
-        n += 1
-        candidate = d / f"{base}-{n}"
-    return candidate
-
-
-def _make_backup(d: Path, data: bytes) -> Path:
-    """Copy the old file to a temp, then hard-link it under a free backup name.
-
-    A backup name therefore only ever appears complete (a kill leaves at most a stale temp), and
-    link() fails instead of replacing when the name is taken.
-    """
-    tmp = d / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    _write_new(tmp, data)
-    try:
-        for _ in range(1000):
-            target = backup_name(d)
-            try:
-                os.link(tmp, target)
-                return target
-            except FileExistsError:
-                continue  # another writer took the name in between: pick the next
-        raise ConfError(f"{d}: could not find a free backup name")
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
 
 def _verify(tmp: Path, expected: Mapping[str, str]) -> None:
     from dotenv import dotenv_values
@@ -406,61 +314,38 @@ def _verify(tmp: Path, expected: Mapping[str, str]) -> None:
 
 
 def write_conf(plan: ConfPlan, *, run_compose: bool = True, create_env_link: bool = True) -> WriteResult:
-    """Write the planned file atomically (see module docstring); ConfError when anything is wrong."""
+    """Write the planned file through the write core (see module docstring); ConfError when anything is
+    wrong, the old file then untouched. The file is always left 0600."""
     if plan.errors:
         raise ConfError("mailcow.conf not written:\n" + "\n".join(f"  {i.message}" for i in plan.errors))
     d, path = plan.mailcow_dir, plan.path
     if not d.is_dir():
         raise ConfError(f"{d} is not a directory")
-    old, issues = _read_old(path)
-    if issues:
-        raise ConfError(issues[0].message)
-    if old != plan.old_bytes:
-        raise ConfError(f"{path} changed since it was read; run again to see the new differences")
-    new = plan.new_bytes
-    verdict: Verdict | None = None
-    backup: Path | None = None
+    verdict: list[Verdict] = []
+
+    def check(tmp: Path) -> None:
+        _verify(tmp, plan.values)
+        compose_file = d / "docker-compose.yml"
+        if run_compose and plan.compose is not None and compose_file.is_file():
+            verdict.append(judge(plan.compose, d, tmp, keys=plan.values))
+            if not verdict[-1].ok:
+                raise ConfError(f"Docker Compose rejects the new file: {verdict[-1].message}")
+
     try:
-        _clean_stale_temps(d)
-        if plan.changed:
-            tmp = d / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-            try:
-                _write_new(tmp, new)
-                if old is not None and os.geteuid() == 0:
-                    st = os.stat(path)
-                    os.chown(tmp, st.st_uid, st.st_gid)
-                _verify(tmp, plan.values)
-                compose_file = d / "docker-compose.yml"
-                if run_compose and plan.compose is not None and compose_file.is_file():
-                    verdict = judge(plan.compose, d, tmp, keys=plan.values)
-                    if not verdict.ok:
-                        raise ConfError(f"Docker Compose rejects the new file: {verdict.message}")
-                if old is not None:
-                    backup = _make_backup(d, old)
-                os.rename(tmp, path)
-                _fsync_dir(d)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        link_created = _ensure_env_link(d) if create_env_link else False
+        root = plan.root
+        written = fsio.write_file(path, plan.new_bytes, root=root, expect=plan.old_bytes, force_mode=0o600,
+                                  check=check)
+        link_created = fsio.make_symlink(d / ENV_LINK, CONF_NAME, root) if create_env_link else False
+    except fsio.Changed as exc:
+        raise ConfError(f"{path} changed since it was read; run again to see the new differences") from exc
+    except fsio.Refused as exc:
+        raise ConfError(str(exc)) from exc
     except PermissionError as exc:
         raise ConfError(f"cannot write in {d}: permission denied ({exc.filename or d})") from exc
     except OSError as exc:
         if exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
             raise ConfError(f"cannot write in {d}: {exc.strerror}") from exc
         raise ConfError(f"writing {path} failed: {exc.strerror or exc}") from exc
-    return WriteResult(path, backup, plan.changed, link_created, verdict)
-
-
-def _ensure_env_link(d: Path) -> bool:
-    """Create .env -> mailcow.conf when there is no .env at all (an existing one is left alone)."""
-    link = d / ENV_LINK
-    if os.path.lexists(link):
-        return False
-    try:
-        os.symlink(CONF_NAME, link)
-    except FileExistsError:
-        return False
-    return True
+    changed = written.created or written.backup is not None or plan.changed
+    return WriteResult(path, written.backup, changed, link_created, verdict[-1] if verdict else None)
 

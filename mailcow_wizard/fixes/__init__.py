@@ -26,6 +26,7 @@ from mailcow_wizard.fixes.base import (
     verify,
     write_log,
 )
+from mailcow_wizard.fsio import Refused
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,12 @@ def plan_fix(fix_id: str, ctx: Context, options: FixOptions | None = None) -> Pl
     """The plan of fix `fix_id` for this host (pure: reads, never writes). KeyError for unknown ids."""
     spec = FIXES[fix_id]
     module = importlib.import_module(f"mailcow_wizard.fixes.{spec.module}")
-    if spec.module == "guidance":
-        return module.plan(ctx, options or FixOptions(), fix_id)
-    return module.plan(ctx, options or FixOptions())
+    try:
+        if spec.module == "guidance":
+            return module.plan(ctx, options or FixOptions(), fix_id)
+        return module.plan(ctx, options or FixOptions())
+    except Refused as exc:  # a file it must read is a link, a FIFO, too large...: say so, change nothing
+        return Plan(fix_id, getattr(module, "TITLE", fix_id), blocked=str(exc))
 
 
 __all__ = [

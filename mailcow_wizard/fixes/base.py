@@ -15,12 +15,9 @@ as a normal user); commands are never run there (the host has no runner), they a
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import shlex
-import stat
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Union
 
+from mailcow_wizard import fsio
 from mailcow_wizard.conf import read_existing_conf
 from mailcow_wizard.context import Context
 from mailcow_wizard.host import Host
@@ -80,6 +78,8 @@ class FileEdit:
     why: str
     mode: int = 0o644
     """Permissions of a file that is created; an existing file keeps its own mode and owner."""
+    root: Path = field(default=Path("/"), compare=False, repr=False)
+    """The --root the file is confined to (every path is resolved beneath it)."""
     writer: Callable[[FileEdit], str | None] | None = field(default=None, compare=False, repr=False)
     """Another component's writer for this file (mailcow.conf belongs to the conf engine).
 
@@ -196,20 +196,22 @@ class Plan:
 
 def file_edit(host: Host, path: str, after: str, why: str, mode: int = 0o644) -> FileEdit:
     """A FileEdit for host path `path`, with the current content read through the host."""
-    return file_edit_at(host.path(path), path, after, why, mode)
+    return file_edit_at(host.path(path), path, after, why, mode, root=host.root)
 
 
-def file_edit_at(real: Path, shown: str, after: str, why: str, mode: int = 0o644) -> FileEdit:
-    before = read_current(real)
-    return FileEdit(path=shown, real_path=real, before=before, after=after, why=why, mode=mode)
+def file_edit_at(real: Path, shown: str, after: str, why: str, mode: int = 0o644,
+                 root: Path = fsio.ROOT) -> FileEdit:
+    before = read_current(real, root)
+    return FileEdit(path=shown, real_path=real, before=before, after=after, why=why, mode=mode, root=root)
 
 
-def read_current(real: Path) -> str | None:
-    """The file's content, None when it does not exist (other errors propagate as OSError)."""
-    try:
-        return decode(real.read_bytes())
-    except FileNotFoundError:
-        return None
+def read_current(real: Path, root: Path = fsio.ROOT) -> str | None:
+    """The file's content (a regular file, beneath `root`, never through a link), None when missing.
+
+    Other problems (a symlink, a FIFO, too large) raise OSError with a message a person can act on.
+    """
+    data = fsio.read_file(real, root)
+    return None if data is None else decode(data)
 
 
 def shown_path(host: Host, real: Path) -> str:
@@ -303,98 +305,10 @@ def may_change(host: Host) -> bool:
     return host.root != Path("/") or host.is_root
 
 
-def backup_name(real: Path, now: datetime, exists: Callable[[Path], bool] = os.path.lexists) -> Path:
-    """NAME.bak-YYYYMMDD-HHMMSS beside the file; a -N suffix when that name is already taken."""
-    base = real.with_name(f"{real.name}.bak-{now:%Y%m%d-%H%M%S}")
-    candidate, n = base, 1
-    while exists(candidate):
-        candidate = base.with_name(f"{base.name}-{n}")
-        n += 1
-    return candidate
-
-
-def make_backup(real: Path, now: datetime) -> Path:
-    """Copy the file next to itself (content, mode, owner, times), never replacing another file."""
-    st = os.stat(real)
-    data = real.read_bytes()
-    while True:
-        target = backup_name(real, now)
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(st.st_mode))
-        except FileExistsError:
-            continue  # taken between our look and our create: pick the next name
-        break
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _keep_owner(target, st)
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(target)
-        raise
-    return target
-
-
-def _keep_owner(path: Path | int, st: os.stat_result) -> None:
-    """Give the new file the old one's owner; only tried when it differs (needs root then)."""
-    if st.st_uid == os.geteuid() and st.st_gid == os.getegid():
-        return
-    if isinstance(path, int):
-        os.fchown(path, st.st_uid, st.st_gid)
-    else:
-        os.chown(path, st.st_uid, st.st_gid)
-
-
-def write_refusal(real: Path) -> str | None:
-    """Why `atomic_write` will not write `real` at all, or None; asked before a backup is made."""
-    if real.is_symlink():
-        return f"{real} is a symbolic link; edit the file it points to ({os.readlink(real)}) by hand"
-    return None
-
-
-def atomic_write(real: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write via a temporary file in the same directory, fsync, rename: never half a file.
-
-    An existing file keeps its mode and owner; a new one gets `mode`. Missing parent directories
-    are created (0755).
-    """
-    refusal = write_refusal(real)
-    if refusal:
-        raise OSError(refusal)
-    real.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        st: os.stat_result | None = os.stat(real)
-    except FileNotFoundError:
-        st = None
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if st is not None:
-                os.fchmod(fh.fileno(), stat.S_IMODE(st.st_mode))
-                _keep_owner(fh.fileno(), st)
-            else:
-                os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
-        os.replace(tmp, real)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(real.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 def _apply_edit(edit: FileEdit, host: Host, now: datetime) -> StepResult:
+    """One file through the write core: compared with the planned version, backed up, replaced."""
     try:
-        current = read_current(edit.real_path)
+        current = read_current(edit.real_path, edit.root)
     except OSError as exc:
         return StepResult(edit, StepState.FAILED, f"could not read {edit.path}: {exc.strerror or exc}")
     if current != edit.before:
@@ -406,31 +320,16 @@ def _apply_edit(edit: FileEdit, host: Host, now: datetime) -> StepResult:
         if edit.writer is not None:
             backup = edit.writer(edit)
             return StepResult(edit, StepState.DONE, backup=backup)
-        refusal = write_refusal(edit.real_path)
-        if refusal:  # refused before anything is made: no stray backup beside an untouched file
-            return StepResult(edit, StepState.FAILED, f"could not write {edit.path}: {refusal}")
-        backup_path = make_backup(edit.real_path, now) if edit.before is not None else None
-        try:
-            atomic_write(edit.real_path, encode(edit.after), edit.mode)
-        except BaseException:
-            _drop_unused_backup(backup_path, edit)
-            raise
+        written = fsio.write_file(edit.real_path, encode(edit.after), root=edit.root,
+                                  expect=None if edit.before is None else encode(edit.before),
+                                  mode=edit.mode, now=now)
     except OSError as exc:
         return StepResult(edit, StepState.FAILED, f"could not write {edit.path}: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - a delegated writer's error becomes a failed step
         return StepResult(edit, StepState.FAILED, f"could not write {edit.path}: {exc}")
     return StepResult(edit, StepState.DONE,
                       "created" if edit.before is None else "",
-                      backup=shown_path(host, backup_path) if backup_path else None)
-
-
-def _drop_unused_backup(backup: Path | None, edit: FileEdit) -> None:
-    """After a failed write the file is still as it was, so its fresh backup is only clutter."""
-    if backup is None:
-        return
-    with contextlib.suppress(OSError):
-        if read_current(edit.real_path) == edit.before:
-            os.unlink(backup)
+                      backup=shown_path(host, written.backup) if written.backup else None)
 
 
 def _run_command(cmd: Command, host: Host) -> StepResult:
@@ -539,10 +438,7 @@ def write_log(title: str, text: str, host: Host | None = None) -> tuple[str | No
     stamp = datetime.now().astimezone().isoformat(timespec="seconds")
     entry = f"==== {stamp} {title}\n{text.rstrip()}\n\n"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as fh:
-            fh.write(entry)
+        fsio.append_file(path, entry, root=host.root if host is not None else fsio.ROOT)
     except OSError as exc:
         return None, f"{path}: {exc.strerror or exc}"
     return str(path), None

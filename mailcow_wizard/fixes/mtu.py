@@ -117,7 +117,7 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     real = mdir / OVERRIDE
     shown = shown_path(host, real)
     try:
-        current = read_current(real)
+        current = read_current(real, host.root)
     except OSError as exc:
         return Plan("mtu", TITLE, blocked=f"{shown} could not be read: {exc.strerror or exc}")
     if current is None and mtu == DOCKER_DEFAULT_MTU:
@@ -130,7 +130,7 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
             f"      {MTU_OPT}: {mtu}\n"))
     if new == current:
         return Plan("mtu", TITLE, notes=(*notes, f"{shown} already sets MTU {mtu}."))
-    edit = file_edit_at(real, shown, new, f"set the MTU of {NETWORK} to {mtu}")
+    edit = file_edit_at(real, shown, new, f"set the MTU of {NETWORK} to {mtu}", root=host.root)
     notes.append(f"If mailcow already runs, its network must be recreated for this to take effect: "
                  f"cd {shown_path(host, mdir)} && docker compose down && docker compose up -d")
     return Plan("mtu", TITLE, (edit,), notes=tuple(notes))

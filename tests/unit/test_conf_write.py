@@ -13,7 +13,8 @@ from mailcow_wizard.cli import main
 from mailcow_wizard.conf import write as conf_write
 from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.recommend import GIB, recommend
-from mailcow_wizard.conf.write import ConfError, backup_name, plan_conf, write_conf
+from mailcow_wizard.conf.write import ConfError, plan_conf, write_conf
+from mailcow_wizard.fsio import backup_name
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.resources import MemInfo
 from mailcow_wizard.probes.timezone import parse_timezone_file, probe_timezone, zone_from_link
@@ -207,17 +208,18 @@ def test_existing_env_file_is_left_alone(checkout, host: Host) -> None:
 
 
 def test_backup_names_never_collide(tmp_path: Path) -> None:
-    first = backup_name(tmp_path, now=0)
+    conf = tmp_path / "mailcow.conf"
+    first = backup_name(conf, now=0)
     first.write_text("x")
-    second = backup_name(tmp_path, now=0)
+    second = backup_name(conf, now=0)
     assert second.name == first.name + "-1"
     second.write_text("y")
-    assert backup_name(tmp_path, now=0).name == first.name + "-2"
+    assert backup_name(conf, now=0).name == first.name + "-2"
 
 
 def test_stale_temp_of_a_dead_writer_is_removed(checkout, host: Host) -> None:
     d = checkout("current")
-    stale = d / f"{conf_write.TMP_PREFIX}999999999-abcd"
+    stale = d / ".mailcow.conf.tmp-999999999-abcd"
     stale.write_text("half")
     write_conf(plan(d, host, answers={"MAILCOW_HOSTNAME": "mail.example.org"}))
     assert not stale.exists()
@@ -382,10 +384,10 @@ def test_write_permission_error_becomes_conf_error(checkout, host: Host, monkeyp
     before = (d / "mailcow.conf").read_bytes()
     p = plan(d, host, answers={"SMTP_PORT": "2525"})
 
-    def denied(path, data):
-        raise PermissionError(13, "Permission denied", str(path))
+    def denied(*_a, **_k):
+        raise PermissionError(13, "Permission denied", str(d))
 
-    monkeypatch.setattr(conf_write, "_write_new", denied)
+    monkeypatch.setattr(conf_write.fsio, "_new_temp", denied)
     with pytest.raises(ConfError, match="permission denied"):
         write_conf(p)
     assert (d / "mailcow.conf").read_bytes() == before

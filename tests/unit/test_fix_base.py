@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mailcow_wizard import fsio
 from mailcow_wizard.context import Context
 from mailcow_wizard.fixes import (
     Command,
@@ -130,8 +131,14 @@ def test_refused_symlink_edit_leaves_nothing_behind(tmp_path: Path) -> None:
     link = tmp_path / "etc" / "linked.conf"
     link.parent.mkdir()
     link.symlink_to(real)
+    with pytest.raises(fsio.Refused, match="symbolic link"):
+        base.file_edit_at(link, "/etc/linked.conf", "new\n", "test")
+    # A link planted after the plan was made is refused by the write itself.
+    link.unlink()
+    link.write_text("old\n")
     edit = base.file_edit_at(link, "/etc/linked.conf", "new\n", "test")
-    assert edit.before == "old\n"
+    link.unlink()
+    link.symlink_to(real)
     result = apply(Plan("swap", "t", (edit,)), Host(tmp_path, live=False), log=False, privileged=True)
     assert result.outcome is Outcome.FAILED
     assert "symbolic link" in result.steps[0].message and result.steps[0].backup is None
@@ -147,7 +154,7 @@ def test_failed_write_drops_its_unused_backup(tmp_path: Path, monkeypatch: pytes
     def full(*_a: object, **_k: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(base, "atomic_write", full)
+    monkeypatch.setattr(fsio.os, "rename", full)
     edit = base.file_edit_at(target, "/etc/fstab", "new\n", "test")
     result = apply(Plan("swap", "t", (edit,)), Host(tmp_path, live=False), log=False, privileged=True)
     assert result.outcome is Outcome.FAILED and "No space left" in result.steps[0].message
@@ -170,9 +177,9 @@ def test_backup_name_counts_up(tmp_path: Path) -> None:
     f = tmp_path / "fstab"
     f.write_text("x")
     now = datetime(2024, 1, 2, 3, 4, 5)
-    assert base.backup_name(f, now).name == "fstab.bak-20240102-030405"
-    b1 = base.make_backup(f, now)
-    b2 = base.make_backup(f, now)
+    assert fsio.backup_name(f, now).name == "fstab.bak-20240102-030405"
+    b1 = fsio.backup_copy(f, now=now)
+    b2 = fsio.backup_copy(f, now=now)
     assert (b1.name, b2.name) == ("fstab.bak-20240102-030405", "fstab.bak-20240102-030405-1")
 
 
