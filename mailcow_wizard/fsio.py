@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailcow_wizard.records import dataclass
+from mailcow_wizard.fastrecord import record
 
 if TYPE_CHECKING:
     import threading
@@ -108,7 +108,7 @@ def confine(real: Path | str, root: Path | str = ROOT) -> tuple[Path, str]:
     return ROOT, real_s.lstrip("/")
 
 
-@dataclass
+@record
 class Dir:
     """An open directory reached beneath a root; `path` is how it is named (root + components)."""
 
@@ -304,7 +304,7 @@ ANY: object = object()
 """`expect=ANY`: write whatever the file holds now (no plan to compare with)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Written:
     path: Path
     backup: Path | None
