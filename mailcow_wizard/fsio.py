@@ -360,8 +360,10 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def _new_temp(dfd: int, name: str, data: bytes, uid: int, gid: int, mode: int) -> str:
-    """A complete, fsync'ed temp file beside `name`, with owner and mode set on its descriptor."""
+def _new_temp(dfd: int, name: str, data: bytes, uid: int, gid: int, mode: int) -> tuple[str, tuple[int, int]]:
+    """A complete, fsync'ed temp file beside `name`, with owner and mode set on its descriptor.
+
+    Returns its name and (device, inode), by which it is recognised before it is renamed."""
     for _ in range(100):
         tmp = _temp_name(name)
         try:
@@ -379,13 +381,14 @@ def _new_temp(dfd: int, name: str, data: bytes, uid: int, gid: int, mode: int) -
                 os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
             os.fsync(fd)
+            st = os.fstat(fd)
         finally:
             os.close(fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dfd)
         raise
-    return tmp
+    return tmp, (st.st_dev, st.st_ino)
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -401,7 +404,8 @@ def write_file(real: Path | str, data: bytes, *, root: Path | str = ROOT, expect
     `expect` is the content the plan was made from (None: the file must not exist); a file that has
     changed since is not touched (Changed). An existing file keeps its owner and mode (`force_mode`
     overrides the mode, e.g. 0600 for mailcow.conf); a new one gets `mode` and the caller's owner.
-    `check(temp_path)` may inspect the complete temp file before anything is replaced and raise to stop.
+    `check(path)` may read the complete temp file (through a path to our own descriptor of it) before
+    anything is replaced, and raise to stop.
     Missing parent directories are created. Raises Refused/OSError; the file is then as it was.
     """
     p = Path(real)
@@ -428,11 +432,11 @@ def write_file(real: Path | str, data: bytes, *, root: Path | str = ROOT, expect
             raise Refused(f"not writing {shown}: {why}")
         if old == data and old_st is not None and stat.S_IMODE(old_st.st_mode) == new_mode:
             return Written(p, None, False)
-        tmp = _new_temp(dfd, name, data, uid, gid, new_mode)
+        tmp, tmp_id = _new_temp(dfd, name, data, uid, gid, new_mode)
         bak: str | None = None
         try:
             if check is not None:
-                check(d.path / tmp)
+                _check_temp(dfd, tmp, tmp_id, check)
             if old is not None and old_st is not None and backup:
                 bak = _backup_at(dfd, p, old, old_st, now, force_mode)
             now_st = os.stat(name, dir_fd=dfd, follow_symlinks=False) if old_st is not None else None
@@ -440,18 +444,50 @@ def write_file(real: Path | str, data: bytes, *, root: Path | str = ROOT, expect
                 raise Changed(f"{shown} changed while it was being written; nothing written")
             if old_st is None and _lexists_at(dfd, name):
                 raise Changed(f"{shown} appeared while it was being written; nothing written")
+            mine = _ident(dfd, tmp)
+            if mine != tmp_id:
+                raise Refused(f"the temporary file beside {shown} was replaced by another process; "
+                              "nothing written")
             os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
             tmp = ""
             _fsync(dfd)
-        except BaseException:
+            if _ident(dfd, name) != tmp_id:
+                raise Refused(f"{shown} was replaced by another process right after it was written; "
+                              "check the directory's owner and permissions")
+        except BaseException as exc:
             if tmp:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp, dir_fd=dfd)
                 if bak:
                     with contextlib.suppress(OSError):
                         os.unlink(bak, dir_fd=dfd)
+            if isinstance(exc, (FileNotFoundError, FileExistsError)):
+                raise Refused(f"files beside {shown} vanished or appeared while it was written: another "
+                              f"process is changing {d.path}; nothing written") from exc
             raise
         return Written(p, p.with_name(bak) if bak else None, old_st is None)
+
+
+def _check_temp(dfd: int, tmp: str, tmp_id: tuple[int, int], check: Callable[[Path], None]) -> None:
+    """Let `check` read the temp file through a path that cannot be swapped: our own descriptor of it,
+    named through /proc/PID/fd (a helper process such as Compose can open that too)."""
+    fd = os.open(tmp, _READ_FLAGS, dir_fd=dfd)
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != tmp_id:
+            raise Refused(f"the temporary file {tmp} was replaced by another process; nothing written")
+        check(Path(f"/proc/{os.getpid()}/fd/{fd}"))
+    finally:
+        os.close(fd)
+
+
+def _ident(dfd: int, name: str) -> tuple[int, int] | None:
+    """(device, inode) of the name itself (a link is not followed); None when it is gone."""
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def _lexists_at(dfd: int, name: str) -> bool:
@@ -473,14 +509,18 @@ def _backup_at(dfd: int, p: Path, data: bytes, st: os.stat_result, now: datetime
 
     `mode_mask` narrows the copy's mode (a world-readable mailcow.conf gets a 0600 backup)."""
     mode = stat.S_IMODE(st.st_mode) & (0o7777 if mode_mask is None else mode_mask)
-    tmp = _new_temp(dfd, p.name, data, st.st_uid, st.st_gid, mode)
+    tmp, tmp_id = _new_temp(dfd, p.name, data, st.st_uid, st.st_gid, mode)
     try:
         with contextlib.suppress(OSError):
             os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)
         for _ in range(1000):
             target = backup_name(p, now, lambda c: _lexists_at(dfd, c.name)).name
+            if _ident(dfd, tmp) != tmp_id:
+                raise Refused(f"the backup beside {p} was replaced by another process; nothing written")
             try:
                 os.link(tmp, target, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+                if _ident(dfd, target) != tmp_id:
+                    raise Refused(f"the backup of {p} was replaced by another process; nothing written")
                 return target
             except FileExistsError:
                 continue  # taken between the look and the link: the next name
