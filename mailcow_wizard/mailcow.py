@@ -24,6 +24,9 @@ PORT_VARIABLES: dict[str, int] = {
 }
 """The ports mailcow publishes to the world, by the mailcow.conf variable that sets each."""
 
+MAIL_PORT_VARIABLES = frozenset(PORT_VARIABLES) - {"HTTP_PORT", "HTTPS_PORT"}
+"""Ports other mail servers and clients expect on their standard numbers: moving these hurts."""
+
 OTHER_PORT_VARIABLES = ("DOVEADM_PORT", "SQL_PORT", "REDIS_PORT", "SOLR_PORT", "XMPP_C2S_PORT",
                         "XMPP_S2S_PORT", "XMPP_HTTPS_PORT")
 """The other mailcow.conf keys that publish a port on the host (most on 127.0.0.1 by default)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.fastrecord import record
-from mailcow_wizard.mailcow import BIND_VARIABLES, published_ports
+from mailcow_wizard.mailcow import BIND_VARIABLES, MAIL_PORT_VARIABLES, published_ports
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.ports import (
     DOCKER_PROXY,
@@ -20,11 +20,23 @@ from mailcow_wizard.probes.ports import (
 )
 from mailcow_wizard.probes.services import systemd_running
 
-MAIL_PORT_VARIABLES = frozenset({"SMTP_PORT", "SMTPS_PORT", "SUBMISSION_PORT", "IMAP_PORT", "IMAPS_PORT",
-                                 "POP_PORT", "POPS_PORT", "SIEVE_PORT"})
-"""Ports other mail servers and clients expect on their standard numbers: moving these hurts."""
-KEEP_UNITS = frozenset({"docker.service", "containerd.service", "ssh.service", "sshd.service"})
-"""Units a remedy never tells a person to stop: Docker itself, and what keeps them connected."""
+NEVER_STOP = frozenset({"docker.service", "containerd.service", "ssh.service", "sshd.service",
+                        "systemd-networkd.service", "systemd-resolved.service"})
+"""Units no remedy or fix stops: Docker itself, and what keeps the person connected."""
+
+
+def how_to_stop(lst: Listener, systemd: bool) -> str:
+    """How the program holding a listener can be stopped, the one rule for the check's remedy and the
+    fix's choices: "container" (another container publishes it), "keep" (never stopped: move or bind
+    mailcow instead), "systemctl", "init" (a unit, but systemd does not run here), "kill" (a process
+    outside systemd) or "find" (its owner cannot be seen)."""
+    if lst.process == DOCKER_PROXY:
+        return "container"
+    if lst.unit in NEVER_STOP:
+        return "keep"
+    if lst.unit:
+        return "systemctl" if systemd else "init"
+    return "kill" if lst.owner_known else "find"
 
 
 @record(frozen=True)
@@ -57,21 +69,22 @@ def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int
         if key in done_owner and lst.owner_known:
             continue
         done_owner.add(key)
-        if lst.process == DOCKER_PROXY:  # never advise stopping docker.service itself
+        way = how_to_stop(lst, systemd)
+        if way == "container":  # never advise stopping docker.service itself
             lines.append(f"Port {lst.port} is published by another Docker container: find it with "
                          f"`docker ps --filter publish={lst.port}` and stop it (docker stop CONTAINER).")
-        elif lst.unit in KEEP_UNITS:
+        elif way == "keep":
             lines.append(f"{lst.unit} holds port {lst.port}: keep it, and give mailcow another port "
                          "or address instead.")
-        elif lst.unit and systemd:
+        elif way == "systemctl":
             lines.append(f"Stop and disable {lst.unit} (it holds port {lst.port}): "
                          f"systemctl disable --now {lst.unit}")
-        elif lst.unit:
+        elif way == "init" and lst.unit:
             name = lst.unit.removesuffix(".service")
             lines.append(f"Stop {lst.process or name} (pid {lst.pid}, {lst.unit}) on port {lst.port}: "
                          f"systemd is not running here, so use its init script (service {name} stop) "
                          f"or kill {lst.pid}, and keep it from starting again.")
-        elif lst.owner_known:
+        elif way == "kill":
             lines.append(f"Stop {lst.process or 'the program'} (pid {lst.pid}) on port {lst.port} and keep "
                          f"it from starting again: kill {lst.pid}, then remove or disable what starts it.")
         else:

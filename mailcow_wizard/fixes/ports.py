@@ -24,12 +24,18 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from mailcow_wizard.checks.ports import how_to_stop
 from mailcow_wizard.context import Context
 from mailcow_wizard.fixes.base import Command, FileEdit, FixOptions, Plan, decode, shown_path
 from mailcow_wizard.host import Host
-from mailcow_wizard.mailcow import BIND_VARIABLES, PORT_VARIABLES, published_ports, split_port_spec
+from mailcow_wizard.mailcow import (
+    BIND_VARIABLES,
+    MAIL_PORT_VARIABLES,
+    PORT_VARIABLES,
+    published_ports,
+    split_port_spec,
+)
 from mailcow_wizard.probes.ports import (
-    DOCKER_PROXY,
     Conflict,
     Listener,
     addresses_overlap,
@@ -41,9 +47,6 @@ from mailcow_wizard.probes.services import systemd_running
 
 TITLE = "Free mailcow's ports"
 CHOICES = ("stop", "move", "bind")
-NEVER_STOP = frozenset({"docker.service", "containerd.service", "ssh.service", "sshd.service",
-                        "systemd-networkd.service", "systemd-resolved.service"})
-"""Units the wizard will not offer to stop: Docker itself, and what keeps the person connected."""
 
 
 @dataclass(frozen=True)
@@ -97,17 +100,18 @@ def _owner(lst: Listener) -> str:
 
 
 def _stop_hint(lst: Listener, systemd: bool) -> str:
-    if lst.process == DOCKER_PROXY:
+    way = how_to_stop(lst, systemd)
+    if way == "container":
         return (f"another Docker container publishes port {lst.port}: find it with "
                 f"`docker ps --filter publish={lst.port}` and stop it (docker stop CONTAINER)")
-    if lst.unit in NEVER_STOP:
+    if way == "keep":
         return f"{lst.unit} is not stopped by the wizard; move or bind mailcow's port instead"
-    if lst.unit and not systemd:
+    if way == "init":
         return (f"systemd is not running here: stop {lst.process or 'the program'} (pid {lst.pid}) with "
                 "this system's init scripts")
-    if lst.unit:
+    if way == "systemctl":
         return f"systemctl disable --now {lst.unit}"
-    if lst.owner_known:
+    if way == "kill":
         return f"{lst.process or 'the program'} (pid {lst.pid}) runs outside systemd: stop it by hand"
     return f"find the owner first: sudo ss -tlnp 'sport = :{lst.port}'"
 
@@ -144,7 +148,7 @@ def conflict_choices(ctx: Context) -> list[ConflictChoice]:
         lsts = tuple(c.listener for c in by_var[variable])
         units = {lst.unit for lst in lsts}
         unit = next(iter(units)) if len(units) == 1 else None
-        if unit in NEVER_STOP or any(lst.process == DOCKER_PROXY for lst in lsts) or not systemd:
+        if any(how_to_stop(lst, systemd) != "systemctl" for lst in lsts):
             unit = None
         hint = "; ".join(dict.fromkeys(_stop_hint(lst, systemd) for lst in lsts))
         on_port = [lst for lst in scan.listeners if lst.port == port]
@@ -363,7 +367,7 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
             steps.append(edit)
         notes.append("mailcow picks up new ports when its containers are recreated: "
                      f"cd {shown_path(ctx.host, ctx.mailcow_dir)} && docker compose up -d")
-        mail = [k for k in values if k in PORT_VARIABLES and k not in BIND_VARIABLES]
+        mail = [k for k in values if k in MAIL_PORT_VARIABLES]
         if mail:
             notes.append(f"{', '.join(mail)}: other mail servers and clients expect the standard ports; "
                          "only move these behind something that forwards them.")
