@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from pathlib import Path
 
 GENERATIONS = ("current", "2020")
 """The generations of mailcow: dockerized we know, newest first: today's (FTS) and the Solr era (end of 2020).
@@ -119,3 +120,20 @@ def published_ports(conf: Mapping[str, str], *, as_written: bool = False
                 address = None
         result[var] = (address, port)
     return result
+
+
+def detect_generation(mailcow_dir: Path | str | None) -> tuple[str, str]:
+    """Which generation a checkout is, and why we think so (its docker-compose.yml tells)."""
+    if mailcow_dir is None:
+        return "current", "no mailcow checkout given; assuming today's mailcow"
+    compose = Path(mailcow_dir) / "docker-compose.yml"
+    try:
+        with open(compose, encoding="utf-8", errors="replace") as fh:
+            text = fh.read(1024 * 1024)
+    except OSError:
+        return "current", f"no readable {compose}; assuming today's mailcow"
+    if "solr-mailcow" in text:
+        return "2020", f"{compose} has the solr-mailcow service (Solr generation)"
+    if "SKIP_FTS" in text:
+        return "current", f"{compose} uses SKIP_FTS (current generation)"
+    return "current", f"{compose} names neither solr-mailcow nor SKIP_FTS; assuming today's mailcow"

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
-from mailcow_wizard.fastrecord import replace
+from mailcow_wizard.fastrecord import record, replace
+from mailcow_wizard.mailcow import detect_generation
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.resources import (
     DAEMON_JSON,
@@ -23,7 +24,6 @@ from mailcow_wizard.probes.resources import (
 
 GIB = 1024**3
 MIN_CPU_MHZ = 1000.0
-RAM_RECOMMENDED = 4 * GIB
 RAM_MINIMUM = 2 * GIB
 RAM_TOLERANCE = 0.9
 """MemTotal leaves out what firmware and the kernel reserve (100-400 MiB), so a machine sold as 4 GiB
@@ -103,38 +103,80 @@ def check_cpu(ctx: Context) -> Finding:
 
 # -- ram / swap ----------------------------------------------------------------------------------
 
-def evaluate_ram(mem: MemInfo) -> Finding:
-    """4 GiB recommended (warn below), 2 GiB the least that can work (fail below)."""
+@record(frozen=True)
+class MemoryRule:
+    """What mailcow asks for in RAM and swap for one generation, and where that rule comes from."""
+
+    generation: str
+    ram_bytes: int
+    swap_bytes: int
+    """Swap asked for; 0 = "some swap", no size given."""
+    source: str
+
+
+MEMORY_RULES: dict[str, MemoryRule] = {
+    "current": MemoryRule("current", 6 * GIB, 1 * GIB,
+                          "mailcow's documentation today: 6 GiB RAM and 1 GiB swap (x86_64 and ARM64)"),
+    "2020": MemoryRule("2020", 4 * GIB, 0,
+                       "mailcow's prerequisites of the Solr era (2019 page): 4 GiB RAM and swap"),
+}
+"""mailcow's own rules per generation; RAM_MINIMUM (fail below) is ours: below it even a lean mailcow
+(no ClamAV, no full-text search) runs out of memory while it starts."""
+
+
+def memory_rule(generation: str) -> MemoryRule:
+    return MEMORY_RULES.get(generation, MEMORY_RULES["current"])
+
+
+def evaluate_ram(mem: MemInfo, rule: MemoryRule | None = None) -> Finding:
+    """Below mailcow's RAM for the generation warns; below our 2 GiB floor fails."""
+    rule = rule or MEMORY_RULES["current"]
+    want = gib(rule.ram_bytes).replace(".0 ", " ")
     details = {"total_bytes": mem.total_bytes, "available_bytes": mem.available_bytes,
-               "recommended_bytes": RAM_RECOMMENDED, "minimum_bytes": RAM_MINIMUM}
+               "recommended_bytes": rule.ram_bytes, "minimum_bytes": RAM_MINIMUM,
+               "generation": rule.generation, "rule": rule.source,
+               "minimum_rule": "mailcow-wizard's floor: below 2 GiB even a lean mailcow runs out of memory"}
     total, avail = gib(mem.total_bytes), gib(mem.available_bytes)
     if mem.total_bytes < RAM_MINIMUM * RAM_TOLERANCE:
         return Finding(
             "ram", Status.FAIL, f"Only {total} RAM ({avail} available): mailcow needs at least 2 GiB, "
-            "better 4 GiB", details,
-            remedy="Give the machine at least 4 GiB of RAM (2 GiB is the bare minimum, with swap and "
-                   "with ClamAV and full-text search switched off: SKIP_CLAMD=y, SKIP_FTS=y in "
-                   "mailcow.conf).",
+            f"and asks for {want}", details,
+            remedy=f"Give the machine {want} of RAM ({rule.source}). 2 GiB is our bare minimum, with swap "
+                   "and with ClamAV and full-text search switched off (SKIP_CLAMD=y and SKIP_FTS=y, or "
+                   "SKIP_SOLR=y for the Solr era, in mailcow.conf).",
         )
-    if mem.total_bytes < RAM_RECOMMENDED * RAM_TOLERANCE:
+    if mem.total_bytes < rule.ram_bytes * RAM_TOLERANCE:
         return Finding(
-            "ram", Status.WARN, f"{total} RAM ({avail} available): below the recommended 4 GiB", details,
-            remedy="Add RAM (4 GiB or more), or run lean: add swap and set SKIP_CLAMD=y and SKIP_FTS=y in "
-                   "mailcow.conf (the virus scanner and full-text search need the most memory).",
+            "ram", Status.WARN, f"{total} RAM ({avail} available): below the {want} mailcow asks for",
+            details,
+            remedy=f"Add RAM ({rule.source}), or run lean: add swap and set SKIP_CLAMD=y and SKIP_FTS=y "
+                   "(SKIP_SOLR=y for the Solr era) in mailcow.conf; the virus scanner and full-text search "
+                   "need the most memory.",
         )
     return Finding("ram", Status.PASS, f"{total} RAM ({avail} available)", details)
 
 
-def evaluate_swap(mem: MemInfo) -> Finding:
-    """Any swap passes; none warns (mailcow asks for RAM plus swap), with the `swap` fix."""
+def evaluate_swap(mem: MemInfo, rule: MemoryRule | None = None) -> Finding:
+    """No swap, or less than mailcow asks for, warns (with the `swap` fix)."""
+    rule = rule or MEMORY_RULES["current"]
     details = {"swap_total_bytes": mem.swap_total_bytes, "swap_free_bytes": mem.swap_free_bytes,
-               "total_bytes": mem.total_bytes}
+               "total_bytes": mem.total_bytes, "recommended_swap_bytes": rule.swap_bytes,
+               "generation": rule.generation, "rule": rule.source}
     if mem.swap_total_bytes <= 0:
         return Finding("swap", Status.WARN,
                        "No swap: when memory runs short, containers get killed",
                        details, remedy=SWAP_REMEDY, fix="swap")
+    if rule.swap_bytes and mem.swap_total_bytes < rule.swap_bytes * RAM_TOLERANCE:
+        return Finding("swap", Status.WARN,
+                       f"{gib(mem.swap_total_bytes)} swap: less than the {gib(rule.swap_bytes)} mailcow "
+                       "asks for",
+                       details, remedy=SWAP_REMEDY, fix="swap")
     return Finding("swap", Status.PASS,
                    f"{gib(mem.swap_total_bytes)} swap ({gib(mem.swap_free_bytes)} free)", details)
+
+
+def _rule(ctx: Context) -> MemoryRule:
+    return memory_rule(detect_generation(ctx.mailcow_dir)[0])
 
 
 def _meminfo_or_skip(check_id: str, ctx: Context) -> MemInfo | Finding:
@@ -146,12 +188,12 @@ def _meminfo_or_skip(check_id: str, ctx: Context) -> MemInfo | Finding:
 
 def check_ram(ctx: Context) -> Finding:
     mem = _meminfo_or_skip("ram", ctx)
-    return mem if isinstance(mem, Finding) else replace(evaluate_ram(mem), facts=mem)
+    return mem if isinstance(mem, Finding) else replace(evaluate_ram(mem, _rule(ctx)), facts=mem)
 
 
 def check_swap(ctx: Context) -> Finding:
     mem = _meminfo_or_skip("swap", ctx)
-    return mem if isinstance(mem, Finding) else replace(evaluate_swap(mem), facts=mem)
+    return mem if isinstance(mem, Finding) else replace(evaluate_swap(mem, _rule(ctx)), facts=mem)
 
 
 # -- disk ----------------------------------------------------------------------------------------

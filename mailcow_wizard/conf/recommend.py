@@ -43,25 +43,26 @@ def recommend(mem: MemInfo | None, generation: str) -> list[Recommendation]:
     total = mem.total_bytes
     no_swap = mem.swap_total_bytes == 0
     budget = max(0, total - NO_SWAP_PENALTY) if no_swap else total
-    swap_note = (f"; no swap, so we count {_gib(budget)} ({NO_SWAP_PENALTY // MIB} MiB less) because a "
-                 "memory peak would kill a container" if no_swap else f"; swap {_gib(mem.swap_total_bytes)}")
+    swap_note = (f"; no swap, so we count {_gib(budget)} ({NO_SWAP_PENALTY // MIB} MiB less, our rule) "
+                 "because a memory peak would kill a container" if no_swap
+                 else f"; swap {_gib(mem.swap_total_bytes)}")
     ram = f"RAM {_gib(total)}{swap_note}"
     recs: list[Recommendation] = []
     if budget <= CLAMD_MAX:
         recs.append(Recommendation(
-            "SKIP_CLAMD", "y", f"{ram}; at or below {_gib(CLAMD_MAX)} ClamAV (about 1 GiB by itself) leaves "
-            "too little for the rest"))
+            "SKIP_CLAMD", "y", f"{ram}; mailcow's own rule: at or below {_gib(CLAMD_MAX)} ClamAV "
+            "(about 1 GiB by itself) leaves too little for the rest"))
     if generation == "2020":
         if total <= SOLR_FORCED_MAX:
             recs.append(Recommendation(
-                "SKIP_SOLR", "y", f"forced: RAM {_gib(total)} is at or below {_gib(SOLR_FORCED_MAX)}, where "
-                "Solr refuses to start", forced=True))
+                "SKIP_SOLR", "y", f"forced (mailcow's rule): RAM {_gib(total)} is at or below "
+                f"{_gib(SOLR_FORCED_MAX)}, where Solr refuses to start", forced=True))
         elif budget <= SOLR_RECOMMENDED_MAX:
             recs.append(Recommendation(
-                "SKIP_SOLR", "y", f"{ram}; at or below {_gib(SOLR_RECOMMENDED_MAX)} Solr's Java heap crowds "
-                "out the other containers"))
+                "SKIP_SOLR", "y", f"{ram}; mailcow's own rule: at or below {_gib(SOLR_RECOMMENDED_MAX)} "
+                "Solr's Java heap crowds out the other containers"))
     elif budget <= FTS_MAX:
         recs.append(Recommendation(
-            "SKIP_FTS", "y", f"{ram}; at or below {_gib(FTS_MAX)} the full-text indexer competes with the "
-            "mail services for memory"))
+            "SKIP_FTS", "y", f"{ram}; our rule (mailcow's generator asks nothing here): at or below "
+            f"{_gib(FTS_MAX)} the full-text indexer competes with the mail services for memory"))
     return recs

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-from mailcow_wizard.mailcow import GENERATIONS
+from mailcow_wizard.mailcow import GENERATIONS, detect_generation  # noqa: F401 (re-exported)
 
 SAFE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/@,+=%")
 """Characters that mean the same to bash `source`, Docker Compose and python-dotenv in an unquoted value."""
@@ -315,19 +314,3 @@ def get_schema(generation: str) -> Schema:
                                              source="mailcow-wizard's list of the Solr era's keys (2020)")
     return _SCHEMAS[generation]
 
-
-def detect_generation(mailcow_dir: Path | None) -> tuple[str, str]:
-    """Which generation a checkout is, and why we think so (its docker-compose.yml tells)."""
-    if mailcow_dir is None:
-        return "current", "no mailcow checkout given; assuming today's mailcow"
-    compose = Path(mailcow_dir) / "docker-compose.yml"
-    try:
-        with open(compose, encoding="utf-8", errors="replace") as fh:
-            text = fh.read(1024 * 1024)
-    except OSError:
-        return "current", f"no readable {compose}; assuming today's mailcow"
-    if "solr-mailcow" in text:
-        return "2020", f"{compose} has the solr-mailcow service (Solr generation)"
-    if "SKIP_FTS" in text:
-        return "current", f"{compose} uses SKIP_FTS (current generation)"
-    return "current", f"{compose} names neither solr-mailcow nor SKIP_FTS; assuming today's mailcow"

@@ -21,6 +21,8 @@ from mailcow_wizard.checks.resources import (
     check_swap,
     evaluate_disk,
     evaluate_ram,
+    evaluate_swap,
+    memory_rule,
 )
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
@@ -243,14 +245,41 @@ def test_ram_fails_below_2_gib() -> None:
     assert f.status is Status.FAIL
 
 
-@pytest.mark.parametrize("total,status", [
-    (int(3.8 * GIB), Status.PASS),  # a "4 GiB" VM after the kernel's reservations
-    (int(3.5 * GIB), Status.WARN),
-    (int(1.9 * GIB), Status.WARN),  # a "2 GiB" VM: poor, but mailcow can run
-    (int(1.5 * GIB), Status.FAIL),
+@pytest.mark.parametrize("generation,total,status", [
+    ("current", int(5.6 * GIB), Status.PASS),  # a "6 GiB" VM after the kernel's reservations
+    ("current", int(3.8 * GIB), Status.WARN),  # enough for the Solr era, not for today's mailcow
+    ("2020", int(3.8 * GIB), Status.PASS),  # a "4 GiB" VM
+    ("2020", int(3.5 * GIB), Status.WARN),
+    ("current", int(1.9 * GIB), Status.WARN),  # a "2 GiB" VM: poor, but mailcow can run
+    ("2020", int(1.5 * GIB), Status.FAIL),
+    ("current", int(1.5 * GIB), Status.FAIL),
 ])
-def test_ram_thresholds_allow_for_reserved_memory(total: int, status: Status) -> None:
-    assert evaluate_ram(MemInfo(total, total // 2, 0, 0)).status is status
+def test_ram_thresholds_per_generation_allow_for_reserved_memory(generation: str, total: int,
+                                                                  status: Status) -> None:
+    f = evaluate_ram(MemInfo(total, total // 2, 0, 0), memory_rule(generation))
+    assert f.status is status
+    assert f.details["generation"] == generation
+    assert f.details["rule"].startswith("mailcow's") and "mailcow-wizard" in f.details["minimum_rule"]
+
+
+def test_ram_rule_follows_the_checkouts_generation(tmp_path) -> None:
+    solr = tmp_path / "solr"
+    solr.mkdir()
+    (solr / "docker-compose.yml").write_text("services:\n  solr-mailcow:\n    image: x\n")
+    old = check_ram(fixture_ctx("debian12-kvm", mailcow_dir=solr))
+    new = check_ram(fixture_ctx("debian12-kvm", mailcow_dir=tmp_path / "none"))
+    assert old.details["recommended_bytes"] == 4 * GIB and "4 GiB RAM and swap" in old.details["rule"]
+    assert new.details["recommended_bytes"] == 6 * GIB and "6 GiB RAM and 1 GiB swap" in new.details["rule"]
+
+
+@pytest.mark.parametrize("generation,swap,status", [
+    ("current", 512 * 1024 * 1024, Status.WARN), ("current", GIB, Status.PASS),
+    ("2020", 256 * 1024 * 1024, Status.PASS)])
+def test_swap_size_mailcow_asks_for_depends_on_the_generation(generation: str, swap: int,
+                                                             status: Status) -> None:
+    f = evaluate_swap(MemInfo(8 * GIB, 4 * GIB, swap, swap), memory_rule(generation))
+    assert f.status is status
+    assert f.details["recommended_swap_bytes"] == (GIB if generation == "current" else 0)
 
 
 def test_swap_warns_with_the_swap_fix_on_3_gib_host() -> None:
