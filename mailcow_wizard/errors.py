@@ -8,6 +8,10 @@ EXIT_FAILED = 1
 """A check failed (check), or a fix ran but its check still fails (fix)."""
 EXIT_USAGE = 2
 """Bad input, invalid values, or something that could not run at all."""
+EXIT_DECLINED = 3
+"""The person said no (a fix's question answered "n", the wizard left before it wrote anything)."""
+EXIT_INTERRUPTED = 130
+"""Ctrl+C (SIGINT), as shells report it."""
 
 
 class WizardError(Exception):

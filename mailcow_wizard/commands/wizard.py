@@ -53,9 +53,17 @@ def run(args: argparse.Namespace) -> int:
     session = build_session(args)
     app = WizardApp(session)
     result = app.run()
-    if session.demo and session.demo_dir:
-        print(f"mailcow-wizard: the demo wrote its files under {session.demo_dir}")
     w = session.write_result
+    changed = (w is not None and w.written) or any(o.ok and not o.dry_run for o in session.applied)
+    if session.demo and session.demo_dir:
+        if changed:
+            print(f"mailcow-wizard: the demo wrote its files under {session.demo_dir}")
+        else:  # nothing of interest in the copy: it does not outlive the run
+            from mailcow_wizard.demo import remove_demo_copy
+
+            remove_demo_copy(session.demo_dir)
+    elif not changed and result != 0:
+        print("mailcow-wizard: nothing was written or changed.")
     if w is not None and w.written:
         print(f"mailcow-wizard: wrote {w.path}" + (f" (backup: {w.backup})" if w.backup else ""))
     if os.environ.get("MAILCOW_WIZARD_DEBUG") and app.return_code not in (None, 0):

@@ -251,6 +251,17 @@ def _prepare_workdir(workdir: Path | None) -> Path:
 _MARKER_TEXT = "A copy of mailcow-wizard's demo host; safe to delete.\n"
 
 
+def remove_demo_copy(base: Path) -> bool:
+    """Delete a demo copy (a directory holding the demo's marker, or still empty); anything else stays."""
+    base = Path(base)
+    if base.is_symlink() or not base.is_dir():
+        return False
+    if (base / MARKER).is_file() or not any(base.iterdir()):
+        shutil.rmtree(base, ignore_errors=True)
+        return True
+    return False
+
+
 def make_demo_context(workdir: Path | str | None = None) -> tuple[Context, Path]:
     """A Context over a fresh copy of the demo host, and the directory holding that copy.
 

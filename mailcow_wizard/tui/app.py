@@ -17,11 +17,10 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from mailcow_wizard.tui.session import WizardSession
+from mailcow_wizard.errors import EXIT_DECLINED
+from mailcow_wizard.tui.session import STEPS, WizardSession
 
-STEPS: tuple[str, ...] = ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config",
-                          "review", "done")
-"""Every step in order; `WizardApp.visible_steps()` leaves out those with nothing to show."""
+__all__ = ["STEPS", "WizardApp"]
 
 def _screen_class(step: str) -> type:
     """The screen class of a step (imported on demand so startup loads only the first one)."""
@@ -60,14 +59,8 @@ class WizardApp(App[int]):
 
     # -- steps ------------------------------------------------------------------------------------
     def step_visible(self, step: str) -> bool:
-        """Port conflicts and other fixes appear only when their checks found something."""
-        if step in ("ports", "other") and not self.session.checks_done():
-            return True  # not known yet: counted, so "Step N of M" does not jump later
-        if step == "ports":
-            return bool(self.session.conflicts())
-        if step == "other":
-            return bool(self.session.other_fix_ids())
-        return True
+        """Port conflicts and other fixes appear only when the checks found something (the session's plan)."""
+        return step in self.session.visible_steps()
 
     def visible_steps(self) -> list[str]:
         return [s for s in STEPS if self.step_visible(s) or s == self.current_step]
@@ -124,7 +117,7 @@ class WizardApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.exit(1)
+                self.exit(EXIT_DECLINED)
 
         question = ("Quit now? mailcow.conf has not been written yet; "
                     "your answers will be lost." if not self.session.dry_run

@@ -64,6 +64,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+STEPS: tuple[str, ...] = ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config",
+                          "review", "done")
+"""Every wizard step in order; `WizardSession.visible_steps()` leaves out those with nothing to show."""
+
 FIX_SCREENS = {"ports": "ports", "ntp": "ntp", "mtu": "mtu", "hetzner-ipv6": "other", "swap": "other",
                "firewall": "other", "mail-services": "other"}
 """Which wizard step shows the fix for a check."""
@@ -126,6 +130,7 @@ class WizardSession:
         self._values: dict[str, str] = {}
         self._recs: list[Recommendation] = []
         self._prefilled = False
+        self._steps: tuple[str, ...] | None = None
 
     # -- loading on first need --------------------------------------------------------------------
     def wait_for_host(self) -> None:
@@ -330,6 +335,37 @@ class WizardSession:
         """Before running every check again: no finding is shown as current until its check answers."""
         with self._lock:
             self.findings.clear()
+            self._steps = None
+
+    def visible_steps(self) -> tuple[str, ...]:
+        """The steps this run shows, in order: the one place of that policy.
+
+        Until the checks are done every step counts (so "Step N of M" does not jump while they run).
+        When they are, the list is fixed from their findings and kept, so the total never changes
+        later (a fix applied on the way does not remove its step); only running every check again
+        plans it anew.
+        """
+        if self._steps is not None:
+            return self._steps
+        if not self.checks_done():
+            return STEPS
+        needed = {"ports": bool(self.conflicts()), "other": bool(self.other_fix_ids())}
+        steps = tuple(s for s in STEPS if needed.get(s, True))
+        with self._lock:
+            self._steps = steps
+        return steps
+
+    def change_list(self) -> list[str]:
+        """What confirming the Review changes, one line each: mailcow.conf, then every planned step."""
+        lines = [f"{'overwrite' if self.conf_exists else 'create'} {self.conf_path}"
+                 + (" (the old file is kept as a backup)" if self.conf_exists else "")]
+        if self.read_only:
+            count = len(self.planned_steps())
+            return lines + ([f"nothing else: not root, the {count} system change(s) are only listed"]
+                            if count else [])
+        for step in self.planned_steps():
+            lines.append(f"{'edit' if step.kind == 'edit' else 'run '} {step.target}")
+        return lines
 
     def checks_done(self) -> bool:
         return all(spec.id in self.findings for spec in SYSTEM_CHECKS)

@@ -42,9 +42,15 @@ def on_step(app: WizardApp, step: str) -> Callable[[], bool]:
 
 
 async def go_next(pilot: Pilot, app: WizardApp, expected: str) -> None:
-    """Press Ctrl+N once Next is allowed, and wait for `expected` to be shown."""
+    """Press Ctrl+N once Next is allowed, and wait for `expected` to be shown (on the Review, saying
+    yes to the confirmation that lists the changes)."""
     await wait_for(pilot, lambda: getattr(app.screen, "can_next", False), f"Next on {app.current_step}")
     await pilot.press("ctrl+n")
+    if app.current_step == "review" and expected == "done":
+        await wait_for(pilot, lambda: app.screen.id == "apply-dialog" or on_step(app, expected)(),
+                       "the confirmation")
+        if app.screen.id == "apply-dialog":
+            await pilot.press("y")
     await wait_for(pilot, on_step(app, expected), f"step {expected}")
 
 
@@ -241,7 +247,7 @@ async def test_ctrl_q_asks_before_leaving(exim_session: WizardSession) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
         await pilot.click("#confirm-yes")
         await wait_for(pilot, lambda: not app.is_running, "the app to exit")
-    assert app.return_value == 1
+    assert app.return_value == 3, "leaving before anything was written is declining (exit code 3)"
     assert not exim_session.conf_path.exists()
 
 

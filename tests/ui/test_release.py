@@ -102,3 +102,70 @@ async def test_05_review_does_not_contradict_itself(demo_session: WizardSession)
         assert "systemctl disable --now exim4.service" in text_of(app, "#review-planned")
         assert "port 25 (SMTP_PORT) is held" not in target
         assert "port 80 (HTTP_PORT) is held" in target, "the open nginx conflicts are still named"
+
+
+async def test_02_ctrl_n_on_review_asks_first_with_the_changes(demo_session: WizardSession) -> None:  # noqa: F811
+    demo_session.run_all_checks()
+    demo_session.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
+    demo_session.plan_to_apply(demo_session.plan_fix("mtu"))
+    app = WizardApp(demo_session, start_step="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: demo_session.review_plan is not None and next_enabled(app), "review")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.id == "apply-dialog", "the confirmation")
+        assert app.screen.focused is app.screen.query_one("#confirm-no"), "Cancel has the focus"
+        changes = text_of(app, "#confirm-changes")
+        assert f"create {demo_session.conf_path}" in changes
+        assert "docker-compose.override.yml" in changes
+        await pilot.press("enter")  # Cancel
+        await wait_for(pilot, on_step(app, "review"), "review again")
+        assert not demo_session.conf_path.exists() and demo_session.was_applied("mtu") is None
+        # The button asks the same question.
+        app.screen.query_one("#next").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.id == "apply-dialog", "the confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, on_step(app, "done"), "done")
+    assert demo_session.conf_path.is_file()
+
+
+async def test_03_f1_in_a_field_is_help_and_question_marks_are_not_a_directory(
+        exim_session: WizardSession) -> None:  # noqa: F811
+    app = WizardApp(exim_session)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "welcome"), "welcome")
+        field = app.screen.query_one("#mailcow-dir")
+        before = field.value
+        field.focus()
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
+        assert "? too, but only where no text field has the focus" in " ".join(
+            str(w.render()) for w in app.screen.query(".dim"))
+        await pilot.press("escape")
+        await wait_for(pilot, on_step(app, "welcome"), "welcome again")
+        assert field.value == before, "F1 typed nothing"
+        field.focus()
+        await pilot.press("ctrl+u", "question_mark", "question_mark")
+        assert field.value == "??" and app.screen.id != "help-dialog", "? is text in a field"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.current_step == "welcome", "a relative directory is refused"
+        assert "full path" in text_of(app, "#conf-state")
+        assert exim_session.mailcow_dir == type(exim_session.mailcow_dir)(before)
+
+
+async def test_07_the_step_total_never_changes_after_the_checks(demo_session: WizardSession) -> None:  # noqa: F811
+    demo_session.run_all_checks()
+    demo_session.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
+    for fix_id in ("hetzner-ipv6", "swap", "mail-services"):
+        demo_session.plan_on_first_visit(demo_session.plan_fix(fix_id))
+    app = WizardApp(demo_session, start_step="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: demo_session.review_plan is not None and next_enabled(app), "review")
+        assert "Step 9 of 10: Review" in text_of(app, "#step-title")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.id == "apply-dialog", "the confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, on_step(app, "done"), "done")
+        # The "other" fixes were applied; the step list still counts their step.
+        assert "Step 10 of 10: Done" in text_of(app, "#step-title")

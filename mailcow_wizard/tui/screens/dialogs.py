@@ -13,7 +13,8 @@ from textual.widgets import Button, Static
 COMMON_KEYS = (
     "Keys: Tab / Shift+Tab move between fields, arrows move in lists and tables, Enter presses a "
     "button, PgUp / PgDn scroll the page, Esc goes back one step, Ctrl+N goes to the next step, "
-    "F1 or ? shows this help, "
+    "F1 shows this help everywhere (? too, but only where no text field has the focus: there it is "
+    "typed), "
     "Ctrl+Q quits (it asks first while something is not saved)."
 )
 
@@ -53,7 +54,8 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question; Esc means no."""
+    """A yes/no question with the list of what yes changes (files, services, commands); Cancel has the
+    focus and Esc means no. Every step that changes the system asks through this one dialog."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "answer(False)", "No"),
@@ -61,15 +63,21 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No", id: str = "confirm-dialog") -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No", id: str = "confirm-dialog",
+                 changes: list[str] | None = None) -> None:
         super().__init__(id=id)
         self._question = question
         self._yes = yes
         self._no = no
+        self._changes = changes or []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self._question, id="confirm-question", markup=False)
+            if self._changes:
+                with VerticalScroll(classes="dialog-body"):
+                    yield Static("\n".join(f"- {line}" for line in self._changes), id="confirm-changes",
+                                 markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._no, id="confirm-no", compact=True)
                 yield Button(self._yes, id="confirm-yes", variant="error", compact=True)

@@ -135,6 +135,17 @@ class ReviewScreen(StepScreen):
         return text
 
     def leave_forward(self) -> None:
+        """Ctrl+N and the button both ask first, listing every change (a dry run changes nothing)."""
+        if self.session.dry_run:
+            self._go()
+            return
+        from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
+
+        self.app.push_screen(ConfirmScreen("Make these changes now?", yes=self._confirm_label(), no="Cancel",
+                                           id="apply-dialog", changes=self.session.change_list()),
+                             lambda yes: self._go() if yes else None)
+
+    def _go(self) -> None:
         self.can_next = False
         self.can_back = False
         self.set_status("Working ...")

@@ -13,8 +13,9 @@ from mailcow_wizard.tui.widgets.toggles import Choice
 
 INTRO = (
     "This wizard checks this host for mailcow: dockerized, explains each problem, fixes what it "
-    "can with your consent, and writes a validated mailcow.conf. Nothing is written before you "
-    "confirm it on the Review step."
+    "can with your consent, and writes a validated mailcow.conf. Nothing changes on this host "
+    "before you said yes: a fix applied on its own step asks first, everything else waits for "
+    "the Review."
 )
 
 GENERATION_LABELS = {"current": "current (FTS, today's mailcow)", "2020": "2020 (Solr era)"}
@@ -107,12 +108,26 @@ class WelcomeScreen(StepScreen):
     def _dir_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         wanted = event.value.strip()
-        if wanted and wanted != str(self.session.mailcow_dir):
+        if not self._dir_ok(wanted):
+            return
+        if wanted != str(self.session.mailcow_dir):
             self._start_inspect(wanted, advance=False)
+
+    def _dir_ok(self, wanted: str) -> bool:
+        """A full path (from / or ~): a relative one would depend on where the wizard was started."""
+        if wanted.startswith(("/", "~")):
+            return True
+        self.query_one("#conf-state", Static).update(Text(
+            "Give the full path of the mailcow directory; it starts with / (for example "
+            "/opt/mailcow-dockerized).", style="bold red"))
+        self.set_status("The directory needs a full path")
+        return False
 
     def leave_forward(self) -> None:
         wanted = self.query_one("#mailcow-dir", Input).value.strip()
-        if wanted and wanted != str(self.session.mailcow_dir):
+        if not self._dir_ok(wanted):
+            return
+        if wanted != str(self.session.mailcow_dir):
             self._start_inspect(wanted, advance=True)
         else:
             super().leave_forward()

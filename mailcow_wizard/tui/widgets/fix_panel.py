@@ -120,8 +120,10 @@ class FixPanel(BlockingWork, Vertical):
             return
         from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
 
-        what = f"Apply the fix for '{self.view.title}' now?"
-        self.app.push_screen(ConfirmScreen(what, yes="Apply", no="Cancel"),
+        what = f"Apply '{self.view.title}' now?"
+        changes = [f"edit {path} (a backup is kept)" for path, _ in self.view.diffs]
+        changes += [f"run  {command}" for command in self.view.commands]
+        self.app.push_screen(ConfirmScreen(what, yes="Apply", no="Cancel", changes=changes),
                              lambda yes: self._apply() if yes else None)
 
     def _apply(self) -> None:
