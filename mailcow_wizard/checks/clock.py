@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailcow_wizard.context import Context
-from mailcow_wizard.fastrecord import replace
+from mailcow_wizard.fastrecord import record, replace
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.clock import ClockFacts, NtpService, probe_clock
 
@@ -94,8 +94,26 @@ def _remedy(facts: ClockFacts, svc: NtpService | None) -> str:
     return "\n".join(lines)
 
 
+@record(frozen=True)
+class ClockVerdict:
+    """The `ntp` check's facts as objects (`Finding.facts`): synchronised or not (None: unknown), who
+    said so ("adjtimex" or "timedatectl"), the NTP client that matters, and the probe's facts."""
+
+    synchronized: bool | None
+    source: str | None
+    service: NtpService | None
+    clock: ClockFacts
+
+
 def evaluate_ntp(facts: ClockFacts) -> Finding:
     """Decide from the clock facts (pure)."""
+    f = _ntp_verdict(facts)
+    d = f.details
+    verdict = ClockVerdict(d["synchronized"], d["source"], _main_service(facts.services), facts)
+    return replace(f, facts=verdict)
+
+
+def _ntp_verdict(facts: ClockFacts) -> Finding:
     t = facts.timedatectl
     if facts.kernel is not None:
         synchronized: bool | None = facts.kernel.synchronized
@@ -138,6 +156,5 @@ def evaluate_ntp(facts: ClockFacts) -> Finding:
 
 
 def check_ntp(ctx: Context) -> Finding:
-    """Is the host clock synchronised, and by which NTP client? (`Finding.facts`: the ClockFacts.)"""
-    facts = probe_clock(ctx.host)
-    return replace(evaluate_ntp(facts), facts=facts)
+    """Is the host clock synchronised, and by which NTP client? (`Finding.facts`: a ClockVerdict.)"""
+    return evaluate_ntp(probe_clock(ctx.host))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mailcow_wizard.context import Context
-from mailcow_wizard.fastrecord import replace
+from mailcow_wizard.fastrecord import record, replace
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.network import (
     CloudInitFacts,
@@ -23,6 +23,17 @@ from mailcow_wizard.probes.network import (
 )
 
 DOCKER_DEFAULT_MTU = 1500
+
+
+@record(frozen=True)
+class MtuVerdict:
+    """The `mtu` check's facts as objects (`Finding.facts`): the interface and MTU that decided, the MTU
+    mailcow's network should be given (None: Docker's default fits), and the probe's routes."""
+
+    interface: str | None
+    mtu: int | None
+    recommended: int | None
+    routes: MtuFacts
 
 
 def _route_details(r: DefaultRouteMtu | None) -> dict[str, Any] | None:
@@ -49,6 +60,12 @@ def mtu_remedy(mtu: int, mailcow_dir: Path) -> str:
 
 def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path, configured: int | None = None) -> Finding:
     """Decide from the default routes' MTUs and the MTU mailcow's network already has (pure)."""
+    f = _mtu_verdict(facts, mailcow_dir, configured)
+    d = f.details
+    return replace(f, facts=MtuVerdict(d["interface"], d["mtu"], d["recommended"], facts))
+
+
+def _mtu_verdict(facts: MtuFacts, mailcow_dir: Path, configured: int | None) -> Finding:
     v4, v6 = facts.ipv4, facts.ipv6
     primary = v4 or v6
     details: dict[str, Any] = {
@@ -100,9 +117,8 @@ def evaluate_mtu(facts: MtuFacts, mailcow_dir: Path, configured: int | None = No
 
 
 def check_mtu(ctx: Context) -> Finding:
-    """MTU of the interfaces that carry the default routes (`Finding.facts`: the probe's MtuFacts)."""
-    facts = probe_mtu(ctx.host)
-    return replace(evaluate_mtu(facts, ctx.mailcow_dir, probe_override_mtu(ctx.mailcow_dir)), facts=facts)
+    """MTU of the interfaces that carry the default routes (`Finding.facts`: an MtuVerdict)."""
+    return evaluate_mtu(probe_mtu(ctx.host), ctx.mailcow_dir, probe_override_mtu(ctx.mailcow_dir))
 
 
 def evaluate_hetzner_ipv6(facts: CloudInitFacts) -> Finding:
