@@ -786,11 +786,54 @@ class WizardSession:
     def recheck_all(self) -> dict[str, Finding]:
         """Run every check again after the changes (blocking) for the Done step."""
         self.wait_for_host()
-        self.final_findings = {spec.id: run_check(spec, self.ctx) for spec in SYSTEM_CHECKS}
-        return self.final_findings
+        findings = {spec.id: run_check(spec, self.ctx) for spec in SYSTEM_CHECKS}
+        with self._lock:
+            self.final_findings = findings
+        return findings
+
+    def done_report(self) -> tuple[dict[str, Finding], list[str]]:
+        """What the Done step shows after the changes (blocking): the checks run again, and the
+        commands that start mailcow."""
+        return self.recheck_all(), self.next_commands()
+
+    def web_address(self) -> str:
+        """Where mailcow's web interface answers once it runs: https://HOSTNAME/ (with a moved port)."""
+        host = (self._values.get("MAILCOW_HOSTNAME") or "").strip() or "HOSTNAME"
+        port = (self._values.get("HTTPS_PORT") or "443").strip()
+        if port in ("", "443"):
+            return f"https://{host}/"
+        return f"https://{host}/ (through the web server on 443 that forwards to mailcow's port {port})"
+
+    def dns_records(self) -> tuple[list[str], list[str]]:
+        """(zone-file lines to create for the host name, PTR records to ask the provider for).
+
+        The lines come from `mailcow_wizard.dnsrecords`, the one source every face uses. A and AAAA
+        are written for this host's public addresses when they are known (a live host); otherwise a
+        comment says what they must point at.
+        """
+        import ipaddress
+
+        from mailcow_wizard.dnsrecords import zone_records
+
+        host = (self._values.get("MAILCOW_HOSTNAME") or "").strip()
+        if not host:
+            return [], []
+        public = []
+        for a in sorted(self._local or ()):
+            with contextlib.suppress(ValueError):
+                if ipaddress.ip_address(a).is_global:
+                    public.append(a)
+        v4 = [a for a in public if ":" not in a]
+        v6 = [a for a in public if ":" in a]
+        lines = zone_records(host, ipv4=v4, ipv6=v6)
+        if not public:
+            lines.insert(0, f"; {host}. IN A / AAAA: this server's public IPv4 / IPv6 addresses")
+        ptr = [f"{a} -> {host}" for a in public] or [f"this server's public addresses -> {host}"]
+        return lines, ptr
 
     def next_commands(self) -> list[str]:
-        """How to start mailcow from here; first how to get it, when the directory is no checkout yet."""
+        """How to start mailcow from here; first how to get it, when the directory is no checkout yet
+        (blocking: looks for the checkout's docker-compose.yml)."""
         start = f"cd {self.mailcow_dir} && docker compose pull && docker compose up -d"
         if (self.mailcow_dir / "docker-compose.yml").is_file():
             return [start]

@@ -135,7 +135,7 @@ async def test_demo_end_to_end_writes_mailcow_conf(demo_session: WizardSession) 
         await wait_for(pilot, lambda: demo_session.final_findings is not None, "the re-check")
         written = text_of(app, "#done-written")
         assert str(demo_session.conf_path) in written
-        assert "docker compose pull" in text_of(app, "#done-next")
+        await wait_for(pilot, lambda: "docker compose pull" in text_of(app, "#done-next"), "the next steps")
         await pilot.press("ctrl+q")  # written: no question
         await wait_for(pilot, lambda: not app.is_running, "the app to exit")
     runner = demo_session.ctx.host._runner  # noqa: SLF001 - the demo's recorded commands

@@ -169,3 +169,20 @@ async def test_07_the_step_total_never_changes_after_the_checks(demo_session: Wi
         await wait_for(pilot, on_step(app, "done"), "done")
         # The "other" fixes were applied; the step list still counts their step.
         assert "Step 10 of 10: Done" in text_of(app, "#step-title")
+
+
+async def test_06_done_says_what_to_do_next(demo_session: WizardSession) -> None:  # noqa: F811
+    """Start mailcow, the web address and the default login to change, the DNS zone lines, the PTR."""
+    demo_session.run_all_checks()
+    demo_session.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
+    demo_session.prepare_review()
+    demo_session.finish()
+    app = WizardApp(demo_session, start_step="done")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "Next steps" in text_of(app, "#done-next"), "the next steps")
+        text = text_of(app, "#done-next")
+        assert "docker compose up -d" in text
+        assert "https://mx1.example.org/" in text and "moohoo" in text and "change it" in text
+        assert "example.org. IN MX 10 mx1.example.org." in text
+        assert '_dmarc.example.org. IN TXT' in text and "autodiscover.example.org. IN CNAME" in text
+        assert "PTR" in text and "-> mx1.example.org" in text

@@ -18,15 +18,18 @@ class DoneScreen(StepScreen):
     NEXT_LABEL = "Quit"
     HELP = (
         "What the wizard wrote and where (with the backup of the old mailcow.conf), the checks that "
-        "still do not pass after the fixes, and the commands that start mailcow. Enter on Quit or "
-        "Ctrl+Q leaves."
+        "still do not pass after the fixes, and the next steps: the commands that start mailcow, the "
+        "web address and the default admin login to change, the DNS records to create for the host "
+        "name as zone-file lines, and the reverse (PTR) records to ask your provider for. PgDn scrolls. "
+        "Enter on Quit or Ctrl+Q leaves."
     )
 
     def compose_body(self) -> ComposeResult:
-        # The next commands before the re-check's list: on a small terminal they stay in view.
+        # What failed, then the next steps, then the warnings: on a small terminal the steps stay near.
         yield Static(self._written(), id="done-written", classes="para")
-        yield Static(self._next(), id="done-next", classes="para")
         yield Static("Checking the host again ...", id="done-checks", classes="para")
+        yield Static("", id="done-next", classes="para")
+        yield Static("", id="done-warnings", classes="para")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -52,12 +55,18 @@ class DoneScreen(StepScreen):
                 text.append(f"{line}\n")
         titles = {spec.id: spec.title for spec in s.check_specs()}
         not_run: list[str] = []
+        by_state: dict[str, list[str]] = {}
         for outcome in s.applied:
-            state = ("dry run, nothing changed" if outcome.dry_run
-                     else "not applied" if not outcome.ok
-                     else "files changed, commands not run" if outcome.not_run else "applied")
-            text.append(f"Fix for {titles.get(outcome.check_id, outcome.check_id)}: {state}\n")
+            state = ("Dry run, nothing changed" if outcome.dry_run
+                     else "Not applied" if not outcome.ok
+                     else "Files changed, commands not run" if outcome.not_run else "Fixes applied")
+            title = titles.get(outcome.check_id, outcome.check_id)
+            if title not in by_state.setdefault(state, []):
+                by_state[state].append(title)
             not_run += [c for c in outcome.not_run if c not in not_run]
+        for state, names in by_state.items():
+            text.append(f"{state}: ", style="bold")
+            text.append(", ".join(names) + "\n")
         if not_run:
             text.append("Not run here (no command runs under --root); run them on that host:\n", style="bold")
             for line in not_run:
@@ -72,42 +81,61 @@ class DoneScreen(StepScreen):
         text.rstrip()
         return text
 
-    def _next(self, blocked: bool = False) -> Text:
+    def _next(self, commands: list[str], blocked: bool) -> Text:
+        """The next steps: start mailcow, log in and change the admin password, DNS, PTR."""
+        s = self.session
         text = Text()
         if blocked:
-            text.append("mailcow will not start cleanly yet: fix what still fails (below), then start it:\n",
-                        style="bold red")
-        else:
-            text.append("Next, start mailcow:\n", style="bold")
-        for cmd in self.session.next_commands():
-            text.append(f"  {cmd}\n")
+            text.append("mailcow will not start cleanly yet: fix what fails above, then:\n", style="bold red")
+        text.append("Next steps\n", style="bold")
+        text.append("1. Start mailcow:\n")
+        for cmd in commands:
+            text.append(f"   {cmd}\n")
+        text.append(f"2. Open {s.web_address()} and log in as admin with mailcow's default password "
+                    "moohoo; change it at once (it is the same on every new mailcow).\n")
+        records, ptr = s.dns_records()
+        if records:
+            text.append("3. Create these DNS records (zone-file lines, for your DNS provider):\n")
+            for line in records:
+                text.append(f"   {line}\n")
+            text.append("4. Ask the provider of this server's addresses for the reverse (PTR) records:\n")
+            for line in ptr:
+                text.append(f"   {line}\n")
         text.rstrip()
         return text
 
     def _recheck(self) -> None:
-        self.run_blocking(self.session.recheck_all, self._show_checks, name="Checking the host again",
-                          exclusive=True, failed=lambda error: self.query_one("#done-checks", Static).update(
+        self.run_blocking(self.session.done_report, lambda report: self._show_report(*report),
+                          name="Checking the host again", exclusive=True,
+                          failed=lambda error: self.query_one("#done-checks", Static).update(
                               Text(f"The host could not be checked again: {describe_error(error)}",
                                    style="bold red")))
 
-    def _show_checks(self, findings: dict) -> None:
+    def _show_report(self, findings: dict, commands: list[str]) -> None:
         titles = {s.id: s.title for s in self.session.check_specs()}
         bad = [f for f in findings.values() if f.status is Status.FAIL]
         warn = [f for f in findings.values() if f.status is Status.WARN]
+        failing = Text()
+        if not bad:
+            failing.append("Every check passes now" + (" (warnings at the end)." if warn else ".") + "\n")
+        else:
+            failing.append("Still failing:\n", style="bold")
+        for f in bad:
+            failing.append("  ")
+            failing.append_text(status_text(f.status, gap=" "))
+            failing.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
+        failing.rstrip()
+        self.query_one("#done-checks", Static).update(failing)
+        self.query_one("#done-next", Static).update(self._next(commands, blocked=bool(bad)))
         text = Text()
-        if not bad and not warn:
-            text.append("Every check passes now.\n")
-        for heading, group in (("Still failing:", bad), ("Worth a look (warnings):", warn)):
-            if group:
-                text.append(heading + "\n", style="bold")
-            for f in group:
-                text.append("  ")
-                text.append_text(status_text(f.status, gap=" "))
-                text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
+        if warn:
+            text.append("Worth a look (warnings):\n", style="bold")
+        for f in warn:
+            text.append("  ")
+            text.append_text(status_text(f.status, gap=" "))
+            text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
         text.rstrip()
-        self.query_one("#done-checks", Static).update(text)
-        if bad:
-            self.query_one("#done-next", Static).update(self._next(blocked=True))
+        self.query_one("#done-warnings", Static).update(text)
 
     def action_next(self) -> None:
         self.app.exit(0)
