@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailcow_wizard.commands.options import is_secret_name
 from mailcow_wizard.errors import EXIT_OK, UsageError
 from mailcow_wizard.mailcow import GENERATIONS
 
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "then the host's)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="set any mailcow.conf key (repeatable)")
+    parser.add_argument("--allow-unknown-key", action="store_true",
+                        help="let --set add a key mailcow does not know (upper-case letters, digits, _)")
     parser.add_argument("--accept-recommendations", action="store_true",
                         help="apply the RAM-based recommendations (forced ones apply anyway)")
     parser.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
@@ -45,6 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 PRESETS = {"MAILCOW_DBPASS": "DBPASS", "MAILCOW_DBROOT": "DBROOT", "MAILCOW_REDISPASS": "REDISPASS",
            "SKIP_CLAMD": "SKIP_CLAMD"}
 """Environment variables mailcow's own generator honours, and the key each one presets."""
+
+
+def _agree(key: str, given: list[tuple[str, str]]) -> None:
+    """UsageError naming both sources (and values, unless secret) when two of them differ."""
+    for name, value in given[1:]:
+        if value != given[0][1]:
+            hide = is_secret_name(key)
+            first, second = ("(value hidden)", "(value hidden)") if hide else (repr(given[0][1]), repr(value))
+            raise UsageError(f"{key} is given twice with different values: {given[0][0]} {first} "
+                             f"and {name} {second}; give it once")
 
 
 def _environment_presets(mdir: Path, answers: dict[str, str]) -> list[str]:
@@ -67,7 +80,7 @@ def _environment_presets(mdir: Path, answers: dict[str, str]) -> list[str]:
     for env in present:
         key = PRESETS[env]
         if key in answers:
-            notes.append(f"${env} ignored: --set {key} was given")
+            _agree(key, [(f"--set {key}", answers[key]), (f"${env}", os.environ[env])])
         elif key != "SKIP_CLAMD" and existing.get(key):
             notes.append(f"${env} ignored: mailcow.conf already has {key}, and the data mailcow keeps "
                          "still uses that one")
@@ -84,13 +97,14 @@ def run(args: argparse.Namespace) -> int:
     ctx = make_context(args.root, args.mailcow_dir, must_exist=True)
     mdir = ctx.mailcow_dir
     answers = parse_sets(args.sets)
-    # Strongest first: --hostname/--timezone, then --set, then the environment.
-    for key, option, env in (("MAILCOW_HOSTNAME", args.hostname, "MAILCOW_HOSTNAME"),
-                             ("TZ", args.timezone, "MAILCOW_TZ")):
-        if option is not None:
-            answers[key] = option
-        elif key not in answers and os.environ.get(env) is not None:
-            answers[key] = os.environ[env]
+    # One value per key: --hostname/--timezone, --set and the environment must agree where they meet.
+    for key, flag, option, env in (("MAILCOW_HOSTNAME", "--hostname", args.hostname, "MAILCOW_HOSTNAME"),
+                                   ("TZ", "--timezone", args.timezone, "MAILCOW_TZ")):
+        given = [(name, value) for name, value in ((flag, option), (f"--set {key}", answers.get(key)),
+                                                   (f"${env}", os.environ.get(env))) if value is not None]
+        _agree(key, given)
+        if given:
+            answers[key] = given[0][1]
     preset_notes = _environment_presets(mdir, answers)
 
     from mailcow_wizard import fsio
@@ -105,7 +119,8 @@ def _plan_and_write(args: argparse.Namespace, mdir: Path, ctx: Context, answers:
     from mailcow_wizard.conf.write import ConfError, plan_conf
 
     plan = plan_conf(mdir, ctx.host, generation=args.generation, answers=answers,
-                     accept_recommendations=args.accept_recommendations)
+                     accept_recommendations=args.accept_recommendations,
+                     allow_unknown_keys=args.allow_unknown_key)
     err = sys.stderr
     print(f"mailcow generation: {plan.generation} ({plan.generation_reason})", file=err)
     for note in [*preset_notes, *plan.notes]:
@@ -152,7 +167,11 @@ def _plan_and_write(args: argparse.Namespace, mdir: Path, ctx: Context, answers:
         raise UsageError(f"cannot write in {mdir}: permission denied (run as the checkout's owner or root)")
     done = prepare_checkout(plan, ctx.host, replace_env_link=args.replace_env_link)
     result = done.conf
-    if result.changed:
+    if result.changed and not plan.changed_keys:
+        print(f"rewrote {result.path} as 0600, readable by root only (no value changed)")
+        if result.backup:
+            print(f"old file kept as {result.backup} (0600 too)")
+    elif result.changed:
         print(f"wrote {result.path} ({len(plan.changed_keys)} value(s) changed: "
               f"{', '.join(plan.changed_keys[:12])}{' ...' if len(plan.changed_keys) > 12 else ''})")
         if result.backup:

@@ -16,8 +16,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_sets(items: Iterable[str]) -> dict[str, str]:
-    """`--set KEY=VALUE` options as values (the last one of a key wins); the value is kept as given,
-    for the conf engine to judge. UsageError names an option that is not KEY=VALUE."""
+    """`--set KEY=VALUE` options as values; the value is kept as given, for the conf engine to judge.
+    UsageError names an option that is not KEY=VALUE, or a key given twice with different values."""
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -26,8 +26,16 @@ def parse_sets(items: Iterable[str]) -> dict[str, str]:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. SMTP_PORT=2525")
         if not _NAME.fullmatch(key):
             raise UsageError(f"--set {item!r}: {key!r} is not a variable name (letters, digits, _)")
+        if key in out and out[key] != value:
+            both = ("(values hidden)" if is_secret_name(key) else f"{out[key]!r} and {value!r}")
+            raise UsageError(f"--set {key} is given twice with different values: {both}; give it once")
         out[key] = value
     return out
+
+
+def is_secret_name(key: str) -> bool:
+    """Whether a key's value may be a password or token (then no message shows it)."""
+    return re.search(r"PASS|SECRET|KEY|TOKEN|DBROOT|AUTH", key.upper()) is not None
 
 
 def make_context(root: str | None = None, mailcow_dir: str | None = None, *,

@@ -22,15 +22,72 @@ WARNING = "warning"
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-SHELL_NAMES = frozenset({
-    "PATH", "IFS", "ENV", "BASH_ENV", "CDPATH", "HOME", "SHELL", "SHELLOPTS", "BASHOPTS", "GLOBIGNORE",
-    "PS1", "PS2", "PS4", "PROMPT_COMMAND", "PWD", "OLDPWD", "UID", "EUID", "PPID", "HOSTNAME", "TMPDIR",
-    "PYTHONPATH", "PYTHONHOME", "PERL5LIB", "NODE_OPTIONS", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME",
-    "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT",
-})
-"""Names bash, the loader, Docker or an interpreter act on: mailcow's scripts `source` mailcow.conf as root,
-so setting one there would change which programs they run or how (PATH=/tmp/evil), not configure mailcow."""
-SHELL_PREFIXES = ("LD_", "BASH_", "BASH_FUNC")
+ENVIRONMENT_NAMES: dict[str, frozenset[str]] = {
+    "bash": frozenset({
+        "BASHOPTS", "BASHPID", "CDPATH", "CHILD_MAX", "COLUMNS", "DIRSTACK", "EMACS", "ENV", "EPOCHREALTIME",
+        "EPOCHSECONDS", "EUID", "EXECIGNORE", "FCEDIT", "FIGNORE", "FUNCNAME", "FUNCNEST", "GLOBIGNORE",
+        "GLOBSORT", "GROUPS", "HISTCMD", "HISTCONTROL", "HISTFILE", "HISTFILESIZE", "HISTIGNORE",
+        "HISTSIZE", "HISTTIMEFORMAT", "HOME", "HOSTFILE", "HOSTNAME", "HOSTTYPE", "IFS", "IGNOREEOF",
+        "INPUTRC", "INSIDE_EMACS", "LINENO", "LINES", "MACHTYPE", "MAIL", "MAILCHECK", "MAILPATH",
+        "OLDPWD", "OPTARG", "OPTERR", "OPTIND", "OSTYPE", "PATH", "PIPESTATUS", "POSIXLY_CORRECT", "PPID",
+        "PROMPT_COMMAND", "PROMPT_DIRTRIM", "PS0", "PS1", "PS2", "PS3", "PS4", "PWD", "RANDOM", "REPLY",
+        "SECONDS", "SHELL", "SHELLOPTS", "SHLVL", "SRANDOM", "TIMEFORMAT", "TMOUT", "TMPDIR", "UID",
+        "AUTO_RESUME", "HISTCHARS", "USER", "LOGNAME",
+    }),
+    "POSIX sh": frozenset({"ENV", "FCEDIT", "HISTFILE", "HISTSIZE", "HOME", "IFS", "LINENO", "MAIL",
+                           "MAILCHECK", "MAILPATH", "NLSPATH", "OPTARG", "OPTIND", "PATH", "PPID", "PS1",
+                           "PS2", "PS4", "PWD"}),
+    "the dynamic loader and libc": frozenset({"GCONV_PATH", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN",
+                                             "RES_OPTIONS", "TZDIR", "NLSPATH", "MALLOC_CHECK_"}),
+    "locale settings": frozenset({"LANG", "LANGUAGE", "LOCPATH", "LC_ALL"}),
+    "Docker and Compose": frozenset({"BUILDKIT_PROGRESS", "BUILDX_BUILDER"}),
+    "OpenSSL and TLS clients": frozenset({"SSL_CERT_FILE", "SSL_CERT_DIR", "OPENSSL_CONF", "OPENSSL_MODULES",
+                                          "OPENSSL_ENGINES", "RANDFILE", "CURL_CA_BUNDLE", "CURL_HOME",
+                                          "REQUESTS_CA_BUNDLE", "SSLKEYLOGFILE", "WGETRC"}),
+    "proxy settings": frozenset({"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY", "NO_PROXY",
+                                 "RSYNC_PROXY", "SOCKS_PROXY", "SOCKS5_SERVER"}),
+    "terminals and pagers": frozenset({"TERM", "TERMINFO", "TERMINFO_DIRS", "TERMCAP", "COLORTERM", "PAGER",
+                                       "EDITOR", "VISUAL", "LESS", "LESSOPEN", "LESSCLOSE", "LESSSECURE",
+                                       "MANPAGER", "BROWSER", "DISPLAY", "NO_COLOR", "FORCE_COLOR",
+                                       "CLICOLOR", "CLICOLOR_FORCE"}),
+    "other interpreters and tools": frozenset({"NODE_OPTIONS", "NODE_PATH", "RUBYOPT", "RUBYLIB",
+                                               "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+                                               "SUDO_ASKPASS", "SSH_ASKPASS", "SSH_AUTH_SOCK",
+                                               "DEBIAN_FRONTEND", "APT_CONFIG", "UMASK", "CC", "MAKEFLAGS",
+                                               "PKG_CONFIG_PATH", "GNUPGHOME", "KRB5CCNAME", "NETRC"}),
+}
+"""Names a program reads from its environment, by family. mailcow's scripts `source` mailcow.conf as
+root and Docker Compose reads it as `.env`, so a line setting one of these would change which programs
+run or how (PATH=/tmp/x, PROMPT_COMMAND, http_proxy, PERL5OPT), not configure mailcow. Matched without
+regard to case (http_proxy is read in lower case too)."""
+ENVIRONMENT_PREFIXES: dict[str, tuple[str, ...]] = {
+    "bash": ("BASH", "BASH_FUNC", "COMP_", "READLINE_", "HIST"),
+    "the dynamic loader and libc": ("LD_", "MALLOC_"),
+    "locale settings": ("LC_",),
+    "Docker and Compose": ("COMPOSE_", "DOCKER_", "BUILDKIT_", "BUILDX_"),
+    "git": ("GIT_",),
+    "OpenSSL and TLS clients": ("OPENSSL_", "SSL_"),
+    "Perl": ("PERL",),
+    "Python": ("PYTHON", "PIP_", "VIRTUAL_ENV"),
+    "systemd and session managers": ("SYSTEMD_", "XDG_", "DBUS_", "SUDO_", "SSH_"),
+    "terminals and pagers": ("LESS", "TERM"),
+    "other interpreters and tools": ("NODE_", "NPM_", "RUBY", "GEM_", "JAVA_", "GPG_", "GNUPG", "WGET",
+                                     "CURL_"),
+}
+
+
+def environment_family(key: str) -> str | None:
+    """Which family of programs acts on environment variable `key` (None: no known one)."""
+    name = key.upper()
+    if name.endswith("_PROXY"):
+        return "proxy settings"
+    for family, names in ENVIRONMENT_NAMES.items():
+        if name in names:
+            return family
+    for family, prefixes in ENVIRONMENT_PREFIXES.items():
+        if name.startswith(prefixes):
+            return family
+    return None
 _LABEL_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _SAN_LABEL_RE = re.compile(r"(\*|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)\Z")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
@@ -316,9 +373,11 @@ def check_value(key: str, value: str, spec: KeySpec | None) -> list[Issue]:
     """The rules of one key alone (inertness first, then its own rule); [] when the value is fine."""
     if not _KEY_RE.match(key):
         return [Issue(key, "key", f"{key!r} is not a valid variable name (letters, digits, _)")]
-    if spec is None and (key in SHELL_NAMES or key.startswith(SHELL_PREFIXES)):
-        return [Issue(key, "key", f"{key}: not a mailcow setting; bash and Docker act on this name, so "
-                      "mailcow's scripts that source mailcow.conf would change behaviour")]
+    family = environment_family(key) if spec is None else None
+    if family is not None:
+        return [Issue(key, "key", f"{key}: not a mailcow setting but a name {family} read from the "
+                      "environment; bash sources mailcow.conf and Compose reads it as .env, so it would "
+                      "change how programs run. Remove it")]
     bad = check_inert(key, value, spec)
     if bad is not None:
         return [bad]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import difflib
 import errno
+import os
 import re
 import secrets
+import stat
 import string
 import textwrap
 from collections.abc import Collection, Mapping
@@ -25,9 +27,18 @@ from mailcow_wizard.conf.compose import ComposeTool, Verdict, compose_flavour, f
 from mailcow_wizard.conf.document import ConfDocument
 from mailcow_wizard.conf.recommend import Recommendation, recommend
 from mailcow_wizard.conf.schema import SECTIONS, Schema, get_schema
-from mailcow_wizard.conf.validate import ERROR, WARNING, Issue, local_addresses, validate_values
+from mailcow_wizard.conf.validate import (
+    ERROR,
+    WARNING,
+    Issue,
+    check_inert,
+    environment_family,
+    local_addresses,
+    validate_values,
+)
 from mailcow_wizard.errors import ParseError, ProbeError, WizardError
 from mailcow_wizard.host import Host
+from mailcow_wizard.mailcow import GENERATIONS
 from mailcow_wizard.probes.resources import MemInfo, probe_meminfo
 from mailcow_wizard.probes.timezone import probe_timezone
 
@@ -150,18 +161,63 @@ def _read_old(path: Path, root: Path | str = fsio.ROOT) -> tuple[bytes | None, l
         return None, [Issue(CONF_NAME, "file", f"{path}: cannot be read ({exc.strerror or exc})")]
 
 
-def _line_issues(doc: ConfDocument, flagged: set[str]) -> list[Issue]:
+def _mode_issues(path: Path) -> list[Issue]:
+    """mailcow.conf holds every password of the installation: others must not read it."""
+    try:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+    except OSError:
+        return []
+    if mode & 0o077:
+        return [Issue(CONF_NAME, "mode", f"{path} can be read by other users (mode {mode:04o}) though it "
+                      "holds mailcow's passwords; it is written back as 0600", WARNING)]
+    return []
+
+
+def _line_issues(doc: ConfDocument, flagged: set[str], schema: Schema) -> list[Issue]:
+    """Every line must be inert, not only the last of each key: bash runs them all in order.
+
+    Messages name the line and the rule, never the line's text (it may hold a password)."""
     issues: list[Issue] = []
+    last = {line.key: n for n, line in enumerate(doc.lines, 1) if line.kind == "assign"}
     for n, line in enumerate(doc.lines, 1):
         if line.kind == "other":
-            issues.append(Issue(f"line {n}", "line", f"line {n}: {line.body[:60]!r} is not KEY=VALUE; bash "
-                                "would run it as a command (remove it or make it a # comment)"))
+            issues.append(Issue(f"line {n}", "line", f"line {n} is not KEY=VALUE (its text is not shown); "
+                                "bash would run it as a command (remove it or make it a # comment)"))
         elif line.kind == "assign" and not line.inert and line.key not in flagged:
-            issues.append(Issue(line.key, "inert", f"{line.key} (line {n}): {line.body[:60]!r} is written in "
-                                "a form that bash and Docker Compose read differently; write KEY=VALUE "
+            issues.append(Issue(line.key, "inert", f"{line.key} (line {n}) is written in a form that bash "
+                                "and Docker Compose read differently (value not shown); write KEY=VALUE "
                                 "without spaces, quotes or inline text"))
+        elif line.kind == "assign" and last[line.key] != n and line.key not in flagged:
+            bad = check_inert(line.key, line.value, schema.get(line.key))
+            if bad is not None:  # an earlier line bash still runs, though Compose only reads the last
+                issues.append(Issue(line.key, "inert", f"{bad.message} (line {n}, an earlier line of the "
+                                    "same key: bash runs it too)"))
     for key in doc.duplicates():
         issues.append(Issue(key, "duplicate", f"{key} is set more than once; the last line wins", WARNING))
+    return issues
+
+
+def _unknown_key_issues(answers: Mapping[str, str], schema: Schema, allow_unknown: bool) -> list[Issue]:
+    """New keys asked for that this checkout's mailcow does not know: refused unless allowed."""
+    import difflib
+
+    issues: list[Issue] = []
+    for key in answers:
+        if key in schema or environment_family(key) is not None:
+            continue  # known, or refused by its own rule
+        other = next((g for g in GENERATIONS if g != schema.generation and key in get_schema(g)), None)
+        if other is not None:
+            issues.append(Issue(key, "generation", f"{key} is a setting of mailcow's {other} generation; "
+                                f"this checkout is of the {schema.generation} generation and does not read "
+                                "it"))
+        elif not allow_unknown:
+            close = difflib.get_close_matches(key.upper(), [k.name for k in schema.keys], n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            issues.append(Issue(key, "unknown", f"{key} is not a setting of this mailcow{hint} (to add a key "
+                                "of your own anyway, pass --allow-unknown-key)"))
+        elif not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
+            issues.append(Issue(key, "unknown", f"{key}: a key of your own must be upper-case letters, "
+                                "digits and _, starting with a letter"))
     return issues
 
 
@@ -198,11 +254,13 @@ def _new_document(schema: Schema, values: Mapping[str, str]) -> ConfDocument:
 def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: str | None = None,
               answers: Mapping[str, str] | None = None, accept_recommendations: bool = False,
               mem: MemInfo | None | object = _AUTO, local: Collection[str] | None | object = _AUTO,
-              strict_addresses: bool | None = None, compose: ComposeTool | None | object = _AUTO) -> ConfPlan:
+              strict_addresses: bool | None = None, compose: ComposeTool | None | object = _AUTO,
+              allow_unknown_keys: bool = False) -> ConfPlan:
     """Work out the new mailcow.conf for `mailcow_dir`; writes nothing.
 
-    `answers` (hostname, TZ, --set values) win over the existing file. `mem`, `local` and `compose`
-    are looked up on `host` / this machine unless given (tests pass them in).
+    `answers` (hostname, TZ, --set values) win over the existing file; a key in them that this mailcow
+    does not know is an error unless `allow_unknown_keys` (keys already in the file stay either way).
+    `mem`, `local` and `compose` are looked up on `host` / this machine unless given (tests pass them).
     """
     host = host or Host()
     mdir = Path(mailcow_dir)
@@ -217,6 +275,8 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
         schema = get_schema(generation)
         reason = f"--generation {generation}; keys from {schema.source}"
     old, issues = _read_old(path, host.root)
+    if old is not None:
+        issues += _mode_issues(path)
     doc = ConfDocument.parse(old) if old is not None else ConfDocument()
     existing = doc.values()
 
@@ -291,7 +351,8 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
             value_issues.append(Issue(key, "inert", f"{key}: {values.get(key)!r} would be read back as "
                                       f"{final.get(key)!r}; nothing written"))
             flagged.add(key)
-    issues += value_issues + _line_issues(doc, flagged)
+    issues += value_issues + _line_issues(doc, flagged, schema) + _unknown_key_issues(
+        answers, schema, allow_unknown_keys)
     if compose is _AUTO:
         # Under --root no command runs: Compose judges only files meant for the running system.
         compose = find_compose() if host.live else None

@@ -403,10 +403,15 @@ def test_generate_refuses_names_bash_or_docker_act_on(checkout, root: Path, caps
     assert not (d / "mailcow.conf").exists()
 
 
-def test_set_beats_the_environment(checkout, root: Path, monkeypatch) -> None:
+def test_set_and_the_environment_must_agree(checkout, root: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("MAILCOW_HOSTNAME", "env.example.org")
-    monkeypatch.setenv("MAILCOW_TZ", "Asia/Tokyo")
+    monkeypatch.setenv("MAILCOW_TZ", "Europe/Paris")
     d = checkout("current")
+    assert gen(d, root, "--set", "MAILCOW_HOSTNAME=set.example.org", "--set", "TZ=Europe/Paris") == 2
+    err = capsys.readouterr().err
+    assert "--set MAILCOW_HOSTNAME 'set.example.org' and $MAILCOW_HOSTNAME 'env.example.org'" in err
+    assert not (d / "mailcow.conf").exists()
+    monkeypatch.setenv("MAILCOW_HOSTNAME", "set.example.org")  # the same value twice is one answer
     assert gen(d, root, "--set", "MAILCOW_HOSTNAME=set.example.org", "--set", "TZ=Europe/Paris") == 0
     values = dict(dotenv_values(d / "mailcow.conf"))
     assert values["MAILCOW_HOSTNAME"] == "set.example.org" and values["TZ"] == "Europe/Paris"
