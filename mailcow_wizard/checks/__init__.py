@@ -48,6 +48,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("mtu", "Network MTU", "network", "check_mtu"),
     CheckSpec("firewall", "Firewall", "firewall", "check_firewall"),
     CheckSpec("hetzner-ipv6", "Hetzner cloud-init IPv6", "network", "check_hetzner_ipv6"),
+    CheckSpec("ipv6", "IPv6 for mailcow", "ipv6", "check_ipv6"),
     CheckSpec("dns", "DNS records", "online", "check_dns", online=True),
     CheckSpec("outbound", "Outbound connections", "online", "check_outbound", online=True),
     CheckSpec("blocklist", "Spamhaus blocklists", "online", "check_blocklist", online=True),

@@ -294,6 +294,13 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
         elif spec.default is not None:
             values[spec.name] = spec.default
 
+    if "ENABLE_IPV6" in schema and "ENABLE_IPV6" not in answers and "ENABLE_IPV6" not in existing:
+        from mailcow_wizard.probes.ipv6 import ipv6_usable, probe_ipv6
+
+        usable, why = ipv6_usable(probe_ipv6(host))
+        values["ENABLE_IPV6"] = "true" if usable else "false"
+        notes.append(f"ENABLE_IPV6={values['ENABLE_IPV6']}: {why}")
+
     if "DOCKER_COMPOSE_VERSION" in schema and "DOCKER_COMPOSE_VERSION" not in answers:
         flavour, how = compose_flavour(host)
         current = existing.get("DOCKER_COMPOSE_VERSION", "")

@@ -193,8 +193,8 @@ def parse_engine_version(body: bytes | str) -> DockerVersion:
     return DockerVersion(None, version.strip(), product, api if isinstance(api, str) else None)
 
 
-def ask_engine(path: str, timeout: float = API_TIMEOUT) -> tuple[DockerVersion | None, str | None]:
-    """`GET /version` on the daemon's unix socket: (version, None), or (None, why it did not answer).
+def engine_get(path: str, api_path: str, timeout: float = API_TIMEOUT) -> tuple[int, bytes] | str:
+    """`GET api_path` on the daemon's unix socket: (HTTP status, body), or why it did not answer.
 
     HTTP/1.0, so the daemon closes the connection after one plain (unchunked) answer.
     """
@@ -203,7 +203,8 @@ def ask_engine(path: str, timeout: float = API_TIMEOUT) -> tuple[DockerVersion |
     try:
         sock.settimeout(timeout)
         sock.connect(path)
-        sock.sendall(b"GET /version HTTP/1.0\r\nHost: docker\r\nUser-Agent: mailcow-wizard\r\n\r\n")
+        request = f"GET {api_path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: mailcow-wizard\r\n\r\n"
+        sock.sendall(request.encode())
         size = 0
         while size <= MAX_ANSWER:
             data = sock.recv(65536)
@@ -212,19 +213,30 @@ def ask_engine(path: str, timeout: float = API_TIMEOUT) -> tuple[DockerVersion |
             chunks.append(data)
             size += len(data)
     except (FileNotFoundError, NotADirectoryError):
-        return None, f"not running (there is no socket at {path})"
+        return f"not running (there is no socket at {path})"
     except ConnectionRefusedError:
-        return None, f"not running (nothing answers on {path})"
+        return f"not running (nothing answers on {path})"
     except PermissionError:
-        return None, f"permission denied on {path}"
+        return f"permission denied on {path}"
     except socket.timeout:  # TimeoutError from 3.10 on, a distinct class in 3.9
-        return None, f"no answer on {path} within {timeout:g} s"
+        return f"no answer on {path} within {timeout:g} s"
     except OSError as exc:
-        return None, f"cannot talk to {path}: {exc.strerror or exc}"
+        return f"cannot talk to {path}: {exc.strerror or exc}"
     finally:
         sock.close()
     try:
-        code, body = parse_http_response(b"".join(chunks))
+        return parse_http_response(b"".join(chunks))
+    except ParseError as exc:
+        return f"{path} does not answer like Docker Engine: {exc}"
+
+
+def ask_engine(path: str, timeout: float = API_TIMEOUT) -> tuple[DockerVersion | None, str | None]:
+    """`GET /version` on the daemon's unix socket: (version, None), or (None, why it did not answer)."""
+    answer = engine_get(path, "/version", timeout)
+    if isinstance(answer, str):
+        return None, answer
+    code, body = answer
+    try:
         if code != 200:
             raise ParseError(f"HTTP {code} for /version: {body[:120].decode(errors='replace').strip()}")
         return parse_engine_version(body), None
