@@ -102,8 +102,12 @@ def _group(gid: int) -> str:
 
 def confine(real: Path | str, root: Path | str = ROOT) -> tuple[Path, str]:
     """(root, path relative to it) for `real`; a path outside `root` is taken relative to `/`."""
-    real_s, root_s = os.path.abspath(os.fspath(real)), os.path.abspath(os.fspath(root))
-    if root_s != "/" and (real_s == root_s or real_s.startswith(root_s + "/")):
+    real_s = os.fspath(real)
+    if not real_s.startswith("/"):
+        real_s = os.path.join(os.getcwd(), real_s)
+    real_s = re.sub(r"/+", "/", real_s)  # only doubled slashes: `..` is for the walk to resolve
+    root_s = os.path.abspath(os.fspath(root))
+    if root_s != "/" and (real_s.rstrip("/") == root_s or real_s.startswith(root_s + "/")):
         return Path(root_s), real_s[len(root_s):].lstrip("/")
     return ROOT, real_s.lstrip("/")
 
@@ -277,6 +281,11 @@ def read_regular(path: str, limit: int, root: str | None = None) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_text(path: Path | str, limit: int = READ_LIMIT) -> str:
+    """`read_regular` decoded as UTF-8 (bad bytes replaced): for files the wizard only looks at."""
+    return read_regular(os.fspath(path), limit).decode("utf-8", "replace")
 
 
 def _open_beneath(root: str, path: str) -> int:

@@ -6,6 +6,8 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
+from mailcow_wizard.fsio import read_text
+
 GENERATIONS = ("current", "2020")
 """The generations of mailcow: dockerized we know, newest first: today's (FTS) and the Solr era (end of 2020).
 
@@ -128,8 +130,7 @@ def detect_generation(mailcow_dir: Path | str | None) -> tuple[str, str]:
         return "current", "no mailcow checkout given; assuming today's mailcow"
     compose = Path(mailcow_dir) / "docker-compose.yml"
     try:
-        with open(compose, encoding="utf-8", errors="replace") as fh:
-            text = fh.read(1024 * 1024)
+        text = read_text(compose, 1024 * 1024)
     except OSError:
         return "current", f"no readable {compose}; assuming today's mailcow"
     if "solr-mailcow" in text:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailcow_wizard import fsio
 from mailcow_wizard.commands.options import is_secret_name
 from mailcow_wizard.errors import EXIT_OK, UsageError
 from mailcow_wizard.mailcow import GENERATIONS
@@ -74,7 +75,7 @@ def _environment_presets(mdir: Path, answers: dict[str, str]) -> list[str]:
         return notes
     conf = mdir / "mailcow.conf"
     try:
-        existing = parse_conf_values(conf.read_bytes()) if conf.is_file() and not conf.is_symlink() else {}
+        existing = parse_conf_values(fsio.read_regular(str(conf), 4 << 20)) if not conf.is_symlink() else {}
     except OSError:
         existing = {}
     for env in present:
@@ -106,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
         if given:
             answers[key] = given[0][1]
     preset_notes = _environment_presets(mdir, answers)
-
-    from mailcow_wizard import fsio
 
     # One run at a time per checkout, from reading the file to writing it (a second run waits briefly).
     with fsio.locked(mdir, ctx.host.root):

@@ -96,8 +96,7 @@ class CheckoutResult:
 def expected_files(mailcow_dir: Path) -> set[str]:
     """The files this checkout's own generator creates (all of them when it has no generator script)."""
     try:
-        with open(mailcow_dir / _GENERATOR, encoding="utf-8", errors="replace") as fh:
-            text = fh.read(2 * 1024 * 1024)
+        text: str | None = fsio.read_text(mailcow_dir / _GENERATOR, 2 * 1024 * 1024)
     except OSError:
         text = None
     wanted = {ENV_LINK}
@@ -223,7 +222,8 @@ def plan_checkout(mailcow_dir: Path | str, hostname: str, host: Host | None = No
         info = git if git is not None else read_git_info(d, host)
         plan.app_info = render_app_info(info)
         try:
-            current = (d / APP_INFO).read_bytes() if not (d / APP_INFO).is_symlink() else None
+            info_path = d / APP_INFO
+            current = None if info_path.is_symlink() else fsio.read_regular(str(info_path), 1 << 20)
         except OSError:
             current = None
         what = (f"version {info.version}, branch {info.branch or '?'}" if info.commit
@@ -286,7 +286,8 @@ def apply_checkout(plan: CheckoutPlan) -> tuple[list[str], list[str]]:
                     raise
                 done.append(f"created {target} and {key_path} ({s.why})")
             elif s.path.endswith("/dhparams.pem"):
-                _create_new(target, (d / SSL_EXAMPLE_DIR / "dhparams.pem").read_bytes(), 0o644)
+                example = fsio.read_regular(str(d / SSL_EXAMPLE_DIR / "dhparams.pem"), 1 << 20)
+                _create_new(target, example, 0o644)
                 done.append(f"created {target} ({s.why})")
             elif s.path == RSPAMD_PLACEHOLDER:
                 _create_new(target, RSPAMD_TEXT, 0o644)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcow_wizard.conf.schema import BASE_KEYS, CATALOG_BY_NAME, SAFE_CHARS, Schema, build_schema
+from mailcow_wizard.fsio import read_text
 
 GENERATOR = "generate_config.sh"
 UPDATER = "update.sh"
@@ -62,8 +63,7 @@ def _read(path: Path) -> str | None:
     try:
         if not path.is_file():
             return None
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(READ_LIMIT)
+        return read_text(path, READ_LIMIT)
     except OSError:
         return None
 

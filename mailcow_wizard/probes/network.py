@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.fastrecord import field, record
+from mailcow_wizard.fsio import read_text
 from mailcow_wizard.host import Host
 
 RTF_UP = 0x0001
@@ -249,7 +250,7 @@ def probe_override_mtu(mailcow_dir: Path) -> int | None:
     """The MTU already configured for mailcow's network in the checkout's override file, if any."""
     path = mailcow_dir / OVERRIDE_FILE
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
