@@ -96,8 +96,14 @@ def build(output: Path, shebang: str) -> None:
 
 
 def with_launcher(plain: Path, dest: Path, shebang: str) -> None:
-    """A copy of shiv's zip whose __main__.py is our launcher (shiv's build id does not cover it)."""
-    launcher = (HERE / "launcher.py").read_bytes()
+    """A copy of shiv's zip whose __main__.py is our launcher with the build id filled in (shiv's build id
+    does not cover __main__.py)."""
+    with zipfile.ZipFile(plain) as src:
+        build_id = json.loads(src.read("environment.json"))["build_id"]
+    text = (HERE / "launcher.py").read_text(encoding="utf-8")
+    if "\nBUILD_ID = None\n" not in text:
+        raise SystemExit("build-pyz: launcher.py has no BUILD_ID = None line to fill in")
+    launcher = text.replace("\nBUILD_ID = None\n", f"\nBUILD_ID = {build_id!r}\n").encode("utf-8")
     with zipfile.ZipFile(plain) as src, open(dest, "wb") as fh:
         fh.write(f"#!{shebang}\n".encode())
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as out:

@@ -8,9 +8,16 @@
 #   /tmp/mailcow-wizard-UID;
 # failing all of them, a private temporary directory removed at exit (unpacked again each start).
 # Inside it, shiv keeps one directory per build, mailcow-wizard.pyz_<build id>; a second start of the
-# same file finds it and unpacks nothing.
+# same file finds it and unpacks nothing. It also skips shiv's bootstrap, whose imports (hashlib,
+# compileall, subprocess, json, zipfile) would cost more than the rest of `check`'s start-up: the build
+# id is written into this file when it is built, and the steps after unpacking are repeated here (the
+# directory on sys.path before other site-packages, the preamble, the entry point).
 import os
 import stat
+import sys
+
+BUILD_ID = None
+"""Set by scripts/pyz/build.py to shiv's build id of this file."""
 
 
 def _owned_chain(path):
@@ -77,14 +84,41 @@ def _unpack_root():
     return temporary
 
 
-import _bootstrap  # noqa: E402 - shiv's runtime, at the top of this zip
+def _run_unpacked(site_packages):
+    """What shiv's bootstrap does once the files are there, for a build unpacked before."""
+    import site
 
-if not os.environ.get("SHIV_ROOT"):
-    _shiv_cache_path = _bootstrap.cache_path
+    length = len(sys.path)
+    first_site = next((i for i, p in enumerate(sys.path) if p.endswith(("site-packages", "dist-packages"))),
+                      length)
+    site.addsitedir(site_packages)
+    sys.path = sys.path[:first_site] + sys.path[length:] + sys.path[first_site:length]
+    preamble = os.path.join(site_packages, "bin", "preamble.py")
+    with open(preamble, encoding="utf-8") as fh:
+        exec(compile(fh.read(), preamble, "exec"), {"__name__": "__main__", "site_packages": site_packages})
+    from mailcow_wizard.cli import main
 
-    def _cache_path(archive, root_dir, build_id):
-        return _shiv_cache_path(archive, root_dir or _unpack_root(), build_id)
+    sys.exit(main())
 
-    _bootstrap.cache_path = _cache_path
 
-_bootstrap.bootstrap()
+def _start():
+    root = os.environ.get("SHIV_ROOT")
+    if not root and BUILD_ID:
+        root = _unpack_root()
+        name = os.path.basename(os.path.realpath(sys.argv[0]))
+        site_packages = os.path.join(root, f"{name}_{BUILD_ID}", "site-packages")
+        if os.path.isdir(site_packages):
+            _run_unpacked(site_packages)
+    import _bootstrap  # shiv's runtime, at the top of this zip: unpacks, then starts the program
+
+    if root:
+        _shiv_cache_path = _bootstrap.cache_path
+
+        def _cache_path(archive, root_dir, build_id):
+            return _shiv_cache_path(archive, root_dir or root, build_id)
+
+        _bootstrap.cache_path = _cache_path
+    _bootstrap.bootstrap()
+
+
+_start()
