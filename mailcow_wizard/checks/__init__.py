@@ -42,6 +42,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("os", "Operating system", "platform", "check_os"),
     CheckSpec("centos8-docker", "CentOS 8 Docker packages", "platform", "check_centos8_docker"),
     CheckSpec("docker", "Docker and Compose", "docker", "check_docker"),
+    CheckSpec("tools", "Programs mailcow needs", "tools", "check_tools"),
     CheckSpec("ports", "mailcow's ports", "ports", "check_ports"),
     CheckSpec("mail-services", "Other mail services", "services", "check_mail_services"),
     CheckSpec("ntp", "Clock synchronisation", "clock", "check_ntp"),

@@ -49,6 +49,7 @@ FIXES: dict[str, FixSpec] = {
         FixSpec("hetzner-ipv6", "hetzner"),
         FixSpec("swap", "swap"),
         FixSpec("ipv6", "ipv6"),
+        FixSpec("tools", "tools"),
         FixSpec("firewall", "firewall", automatic=False),
         *(FixSpec(cid, "guidance", automatic=False) for cid in (
             "virtualization", "arch", "cpu", "ram", "disk", "os", "centos8-docker", "docker", "dns",
