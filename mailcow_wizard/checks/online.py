@@ -56,6 +56,24 @@ def _lookup_problem(lk: Lookup) -> str:
     return f"{lk.name} {lk.rdtype}: {lk.error}" + (f" ({lk.reason})" if lk.reason else "")
 
 
+def contacts(nameservers: list[str], hostname: str | None, mail_domain: str | None = None) -> list[str]:
+    """Exactly what the three checks contact, one line each, for a consent screen (pure)."""
+    from mailcow_wizard.probes.online import HTTPS_HOSTS, SMTP_PROVIDERS, SMTPS_HOSTS
+
+    servers = ", ".join(nameservers) or "none configured"
+    host = hostname or "the mail host name"
+    domain = mail_domain or (mail_domain_of(hostname) if hostname else "its domain")
+    return [
+        f"DNS resolvers of /etc/resolv.conf ({servers}): asked for {host} (A, AAAA), {domain} (MX, SPF, "
+        "DMARC, autoconfig, autodiscover, SRV), the PTR of this host's public addresses, and Spamhaus",
+        f"TCP 25 to the mail servers (MX) of {', '.join(SMTP_PROVIDERS)}",
+        f"TCP 465 to {', '.join(SMTPS_HOSTS)}",
+        f"TCP 443 to {', '.join(HTTPS_HOSTS)} (Docker Hub, GitHub)",
+        f"DNS on port 53, UDP and TCP, to {servers}",
+        f"Spamhaus ZEN (this host's public addresses) and DBL ({host}), through the same resolvers",
+    ]
+
+
 # -- dns ---------------------------------------------------------------------------------------------
 
 def _mx_hosts(lk: Lookup) -> list[str]:

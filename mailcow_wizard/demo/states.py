@@ -43,7 +43,8 @@ FIXED_SECRETS = {
 }
 """Secrets mailcow.conf would get from `secrets`; fixed so the Review diff reads the same each run."""
 
-STEPS_IN_ORDER = ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config", "review", "done")
+STEPS_IN_ORDER = ("welcome", "checks", "network", "ports", "remap", "ntp", "mtu", "other", "config", "review",
+                  "done")
 
 
 @contextlib.contextmanager
@@ -80,6 +81,9 @@ def prepare(session: WizardSession, step: str) -> None:
 
     if reached("welcome"):
         session.run_all_checks()
+    if reached("network"):
+        # The demo's person agreed on the Network & DNS step; its answers are canned (nothing is sent).
+        session.run_network_checks(HOSTNAME)
     if reached("ports"):
         session.load_port_options()
         for variable in dict.fromkeys(c.variable for c in session.conflicts()):

@@ -8,7 +8,8 @@ One owner of state: every change to the session goes through one of its methods;
 fields and never assign them. Properties only look at memory. The blocking methods (call them in a
 worker) are: `detect`, `inspect_checkout`, `ensure_loaded`, `change_mailcow_dir`, `run_check`,
 `run_all_checks`, `load_port_options`, `plan_fix`, `apply_fix`, `conf_diff`, `prepare_review`,
-`finish`, `recheck_all`, `next_commands`.
+`finish`, `recheck_all`, `next_commands`, `network_contacts`, `run_network_checks` (the last one
+contacts other machines: only after the person agreed on the Network & DNS step).
 
 Where the wizard meets the other layers, each in one place below:
 - checks: `mailcow_wizard.checks` (CHECKS, run_check)
@@ -64,7 +65,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-STEPS: tuple[str, ...] = ("welcome", "checks", "ports", "remap", "ntp", "mtu", "other", "config",
+STEPS: tuple[str, ...] = ("welcome", "checks", "network", "ports", "remap", "ntp", "mtu", "other", "config",
                           "review", "done")
 """Every wizard step in order; `WizardSession.visible_steps()` leaves out those with nothing to show."""
 
@@ -131,6 +132,10 @@ class WizardSession:
         self._recs: list[Recommendation] = []
         self._prefilled = False
         self._steps: tuple[str, ...] | None = None
+        self.net: Any = None
+        """The network the Network & DNS step asks (None: the host's own; the demo's is canned)."""
+        self.network_findings: dict[str, Finding] = {}
+        """Findings of the checks that contact the network, once the person allowed them."""
 
     # -- loading on first need --------------------------------------------------------------------
     def wait_for_host(self) -> None:
@@ -782,6 +787,52 @@ class WizardSession:
             lines.append(f"sudo {step.target}" if step.kind == "run"
                          else f"# edit {step.target} as shown on its step ({', '.join(step.serves)})")
         return lines
+
+    # -- network checks: they contact other machines, so only after the person agreed ------------------
+    def _network(self) -> Any:
+        if self.net is None:
+            if self.demo:
+                from mailcow_wizard.demo.network import demo_net
+
+                self.net = demo_net()
+            else:
+                from mailcow_wizard.probes.online import SystemNet
+
+                self.net = SystemNet(self.ctx.host)
+        return self.net
+
+    def network_hostname(self) -> str:
+        """The mail host name the Network & DNS step starts from (the answers', else mailcow.conf's)."""
+        name = self._values.get("MAILCOW_HOSTNAME") or self.ctx.conf.get("MAILCOW_HOSTNAME", "")
+        if not name and self.demo:
+            from mailcow_wizard.demo.network import HOST
+
+            name = HOST
+        return name
+
+    def network_contacts(self, hostname: str) -> list[str]:
+        """What the network checks will contact (blocking: reads /etc/resolv.conf; sends nothing)."""
+        from mailcow_wizard.checks.online import contacts
+
+        self.wait_for_host()
+        return contacts(self._network().nameservers(), hostname.strip() or None)
+
+    def run_network_checks(self, hostname: str, public_ip: str = "") -> dict[str, Finding]:
+        """Run dns, outbound and blocklist (blocking, side by side). ValueError for a bad public address."""
+        import ipaddress
+
+        from mailcow_wizard.checks import ONLINE_CHECK_IDS, run_all
+        from mailcow_wizard.context import Context, OnlineOptions
+
+        public = tuple(str(ipaddress.ip_address(a)) for a in public_ip.replace(",", " ").split())
+        self.wait_for_host()
+        online = OnlineOptions(hostname=hostname.strip().rstrip(".").lower() or None, public_ip=public,
+                               net=self._network())
+        ctx = Context(self.ctx.host, self.ctx.mailcow_dir, self.ctx.conf, online)
+        found = {f.id: f for f in run_all(ctx, ONLINE_CHECK_IDS)}
+        with self._lock:
+            self.network_findings = found
+        return found
 
     def recheck_all(self) -> dict[str, Finding]:
         """Run every check again after the changes (blocking) for the Done step."""

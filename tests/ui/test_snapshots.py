@@ -26,9 +26,21 @@ def test_step_80x24(step: str, snap_compare) -> None:
     assert snap_compare(demo_app(step), terminal_size=(80, 24), run_before=settle)
 
 
-@pytest.mark.parametrize("step", ["welcome", "checks", "ports", "remap", "review", "done"])
+@pytest.mark.parametrize("step", ["welcome", "checks", "network", "ports", "remap", "review", "done"])
 def test_step_60x20(step: str, snap_compare) -> None:
     assert snap_compare(demo_app(step), terminal_size=(60, 20), run_before=settle)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+def test_network_results(snap_compare, size: tuple[int, int]) -> None:
+    """The Network & DNS step after r: the demo's canned answers (port 25 blocked, the provider's PTR)."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+
+    assert snap_compare(demo_app("network"), terminal_size=size, run_before=run_before)
 
 
 def test_help_on_checks_80x24(snap_compare) -> None:

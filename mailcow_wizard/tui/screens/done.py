@@ -76,6 +76,15 @@ class DoneScreen(StepScreen):
             text.append("Still to do as root (the wizard changed nothing on the system):\n", style="bold")
             for line in commands:
                 text.append(f"  {line}\n")
+        dns = s.network_findings.get("dns")
+        records = dns.details.get("records_to_create", []) if dns else []
+        if records:
+            text.append("DNS records to create (Network & DNS step):\n", style="bold")
+            for line in records:
+                text.append(f"  {line}\n")
+        elif dns is None:
+            text.append("DNS was not checked: `mailcow-wizard check --online --only dns,outbound` lists the "
+                        "records to create and tries port 25.\n")
         if s.demo:
             text.append(f"Demo: every file went under {s.demo_dir or s.ctx.host.root}\n", style="italic")
         text.rstrip()

@@ -1,0 +1,122 @@
+"""Step: Network & DNS. Says exactly what the network checks contact, runs them only when asked, shows
+the results and the DNS records still to create, and runs them again after the person changed DNS."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Static
+
+from mailcow_wizard.model import Finding
+from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.nav import NavButton
+from mailcow_wizard.tui.widgets.status import status_text
+
+TITLES = {"dns": "DNS records", "outbound": "Outbound", "blocklist": "Blocklists"}
+
+
+class NetworkScreen(StepScreen):
+    STEP = "network"
+    TITLE_TEXT = "Network & DNS"
+    HELP = (
+        "These checks look at this server from the outside: its DNS records (A, AAAA, MX, reverse DNS), "
+        "whether it can open connections to other mail servers on port 25 (many providers block it on "
+        "new accounts), to Docker Hub and GitHub on 443 and to its resolvers on 53, and whether its "
+        "address is on a Spamhaus blocklist.\n\n"
+        "They send packets to the machines listed on this step, so nothing runs until you press r (or "
+        "the Run button). Leave the step with Next to skip them.\n\n"
+        "Behind NAT, give the public address the router has: the records must carry that one. After "
+        "changing DNS at your provider, press r to look again (answers can take a while to change)."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "run", "Run / re-run")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("These checks contact other machines. Nothing is sent until you press r (Run). "
+                     "They will contact:", classes="para")
+        yield Static("…", id="net-contacts", classes="para")
+        with Horizontal(classes="field-row"):
+            yield Label("Mail host name", classes="field-label")
+            yield Input(self.session.network_hostname(), id="net-hostname", compact=True,
+                        placeholder="mail.example.org")
+        with Horizontal(classes="field-row"):
+            yield Label("Public address", classes="field-label")
+            yield Input("", id="net-public", compact=True, placeholder="only behind NAT")
+        yield NavButton("Run the network checks (r)", id="net-run")
+        yield Static("", id="net-results", classes="para")
+        yield Static("", id="net-records", classes="para")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._load_contacts(self.session.network_hostname())
+        if self.session.network_findings:
+            self._show(self.session.network_findings)
+        self.query_one("#net-run").focus()
+
+    # -- workers ----------------------------------------------------------------------------------
+    def _load_contacts(self, hostname: str) -> None:
+        self.run_blocking(lambda: self.session.network_contacts(hostname), self._contacts_ready,
+                          name="Reading the resolvers", group="network-plan", exclusive=True)
+
+    def _contacts_ready(self, lines: list[str]) -> None:
+        self.query_one("#net-contacts", Static).update(Text("\n".join(f"- {ln}" for ln in lines)))
+
+    def _run(self, hostname: str, public: str) -> None:
+        self.run_blocking(lambda: self.session.run_network_checks(hostname, public), self._show,
+                          name="The network checks", group="network", exclusive=True, failed=self._failed)
+
+    def _failed(self, error: BaseException) -> None:
+        self.query_one("#net-results", Static).update("")
+        if isinstance(error, ValueError):
+            self.set_status(f"Public address: {error}")
+        else:
+            self.worker_failed("The network checks", error)
+
+    # -- actions ----------------------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "net-hostname":
+            self._load_contacts(event.value)
+
+    def on_nav_button_pressed(self, event: NavButton.Pressed) -> None:
+        if event.button.id == "net-run":
+            event.stop()
+            self.action_run()
+        else:
+            super().on_nav_button_pressed(event)
+
+    def action_run(self) -> None:
+        hostname = self.query_one("#net-hostname", Input).value
+        public = self.query_one("#net-public", Input).value
+        self.set_status("Asking the network ...")
+        self.query_one("#net-results", Static).update(Text("Running ...", style="dim"))
+        self._run(hostname, public)
+
+    def _show(self, found: dict[str, Finding]) -> None:
+        if not self.is_attached:
+            return
+        text = Text()
+        for check_id, title in TITLES.items():
+            f = found.get(check_id)
+            if f is None:
+                continue
+            text.append_text(status_text(f.status, gap="  "))
+            text.append(f"{title}: ", style="bold")
+            text.append(f"{f.summary}\n")
+            if f.remedy and f.status.value in ("fail", "warn"):
+                # The records are listed once, below, for copying.
+                remedy = f.remedy.split("Records to create in the zone", 1)[0]
+                if remedy.strip():
+                    text.append(f"{remedy.strip()}\n", style="dim")
+        self.query_one("#net-results", Static).update(text)
+        dns = found.get("dns")
+        records = dns.details.get("records_to_create", []) if dns else []
+        block = Text.assemble(("DNS records to create\n", "bold"), "\n".join(records)) if records else ""
+        self.query_one("#net-records", Static).update(block)
+        self.query_one("#net-run", NavButton).update("Run again (r)")
+        self.set_status("Done: press r after changing DNS to look again")
+
+
+SCREEN = NetworkScreen
