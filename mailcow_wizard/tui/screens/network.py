@@ -116,7 +116,7 @@ class NetworkScreen(StepScreen):
         block = Text.assemble(("DNS records to create\n", "bold"), "\n".join(records)) if records else ""
         self.query_one("#net-records", Static).update(block)
         self.query_one("#net-run", NavButton).update("Run again (r)")
-        self.set_status("Done: press r after changing DNS to look again")
+        self.set_status("r: look again after changing DNS")
 
 
 SCREEN = NetworkScreen
