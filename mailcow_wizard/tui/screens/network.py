@@ -54,7 +54,8 @@ class NetworkScreen(StepScreen):
         self._load_contacts(self.session.network_hostname())
         if self.session.network_findings:
             self._show(self.session.network_findings)
-        self.query_one("#net-run").focus()
+        # Next keeps the focus (in the bar, always visible): r runs the checks, Tab reaches the fields.
+        self.query_one("#next").focus()
 
     # -- workers ----------------------------------------------------------------------------------
     def _load_contacts(self, hostname: str) -> None:
