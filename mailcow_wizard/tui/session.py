@@ -858,9 +858,10 @@ class WizardSession:
     def dns_records(self) -> tuple[list[str], list[str]]:
         """(zone-file lines to create for the host name, PTR records to ask the provider for).
 
-        The lines come from `mailcow_wizard.dnsrecords`, the one source every face uses. A and AAAA
-        are written for this host's public addresses when they are known (a live host); otherwise a
-        comment says what they must point at.
+        The lines come from `mailcow_wizard.dnsrecords`, the one source every face uses. When the
+        Network & DNS step looked at this host name, only what DNS still lacks is listed (and only the
+        addresses whose PTR is wrong); otherwise every record, A and AAAA for this host's public
+        addresses when they are known (a live host), else a comment says what they must point at.
         """
         import ipaddress
 
@@ -869,6 +870,11 @@ class WizardSession:
         host = (self._values.get("MAILCOW_HOSTNAME") or "").strip()
         if not host:
             return [], []
+        dns = self.network_findings.get("dns")
+        if dns is not None and dns.details.get("hostname") == host.lower().rstrip(".") and \
+                "records_to_create" in dns.details:
+            wrong = [a for a, name in dns.details.get("ptr", {}).items() if name != host.lower()]
+            return list(dns.details["records_to_create"]), [f"{a} -> {host}" for a in wrong]
         public = []
         for a in sorted(self._local or ()):
             with contextlib.suppress(ValueError):

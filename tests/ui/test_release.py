@@ -162,13 +162,13 @@ async def test_07_the_step_total_never_changes_after_the_checks(demo_session: Wi
     app = WizardApp(demo_session, start_step="review")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: demo_session.review_plan is not None and next_enabled(app), "review")
-        assert "Step 9 of 10: Review" in text_of(app, "#step-title")
+        assert "Step 10 of 11: Review" in text_of(app, "#step-title")
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.screen.id == "apply-dialog", "the confirmation")
         await pilot.press("y")
         await wait_for(pilot, on_step(app, "done"), "done")
         # The "other" fixes were applied; the step list still counts their step.
-        assert "Step 10 of 10: Done" in text_of(app, "#step-title")
+        assert "Step 11 of 11: Done" in text_of(app, "#step-title")
 
 
 async def test_06_done_says_what_to_do_next(demo_session: WizardSession) -> None:  # noqa: F811

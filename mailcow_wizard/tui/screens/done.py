@@ -76,15 +76,6 @@ class DoneScreen(StepScreen):
             text.append("Still to do as root (the wizard changed nothing on the system):\n", style="bold")
             for line in commands:
                 text.append(f"  {line}\n")
-        dns = s.network_findings.get("dns")
-        records = dns.details.get("records_to_create", []) if dns else []
-        if records:
-            text.append("DNS records to create (Network & DNS step):\n", style="bold")
-            for line in records:
-                text.append(f"  {line}\n")
-        elif dns is None:
-            text.append("DNS was not checked: `mailcow-wizard check --online --only dns,outbound` lists the "
-                        "records to create and tries port 25.\n")
         if s.demo:
             text.append(f"Demo: every file went under {s.demo_dir or s.ctx.host.root}\n", style="italic")
         text.rstrip()
@@ -103,13 +94,21 @@ class DoneScreen(StepScreen):
         text.append(f"2. Open {s.web_address()} and log in as admin with mailcow's default password "
                     "moohoo; change it at once (it is the same on every new mailcow).\n")
         records, ptr = s.dns_records()
+        number = 3
         if records:
-            text.append("3. Create these DNS records (zone-file lines, for your DNS provider):\n")
+            checked = " (what the Network & DNS step found missing)" if s.network_findings else ""
+            text.append(f"{number}. Create these DNS records (zone-file lines, for your DNS provider)"
+                        f"{checked}:\n")
             for line in records:
                 text.append(f"   {line}\n")
-            text.append("4. Ask the provider of this server's addresses for the reverse (PTR) records:\n")
+            number += 1
+        if ptr:
+            text.append(f"{number}. Ask the provider of this server's addresses for the reverse (PTR) "
+                        "records:\n")
             for line in ptr:
                 text.append(f"   {line}\n")
+        if records and not s.network_findings:
+            text.append("   Check them once set: mailcow-wizard check --online --only dns,outbound\n")
         text.rstrip()
         return text
 
