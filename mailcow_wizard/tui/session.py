@@ -843,9 +843,10 @@ class WizardSession:
         return findings
 
     def done_report(self) -> tuple[dict[str, Finding], list[str]]:
-        """What the Done step shows after the changes (blocking): the checks run again, and the
-        commands that start mailcow."""
-        return self.recheck_all(), self.next_commands()
+        """What the Done step shows after the changes (blocking): the checks run again (the network
+        checks as the Network & DNS step left them: they are not sent again unasked), and the commands
+        that start mailcow."""
+        return {**self.recheck_all(), **self.network_findings}, self.next_commands()
 
     def web_address(self) -> str:
         """Where mailcow's web interface answers once it runs: https://HOSTNAME/ (with a moved port)."""

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from mailcow_wizard.checks import CHECKS
 from mailcow_wizard.model import Status
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import describe_error
@@ -120,7 +121,7 @@ class DoneScreen(StepScreen):
                                    style="bold red")))
 
     def _show_report(self, findings: dict, commands: list[str]) -> None:
-        titles = {s.id: s.title for s in self.session.check_specs()}
+        titles = {s.id: s.title for s in CHECKS}
         bad = [f for f in findings.values() if f.status is Status.FAIL]
         warn = [f for f in findings.values() if f.status is Status.WARN]
         failing = Text()
@@ -134,7 +135,10 @@ class DoneScreen(StepScreen):
             failing.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
         failing.rstrip()
         self.query_one("#done-checks", Static).update(failing)
-        self.query_one("#done-next", Static).update(self._next(commands, blocked=bool(bad)))
+        # A failing network check (port 25, DNS) keeps mail from flowing, not mailcow from starting.
+        online = {s.id for s in CHECKS if s.online}
+        blocked = any(f.id not in online for f in bad)
+        self.query_one("#done-next", Static).update(self._next(commands, blocked=blocked))
         text = Text()
         if warn:
             text.append("Worth a look (warnings):\n", style="bold")
