@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mailcow_wizard.context import Context
+from mailcow_wizard.fsio import read_text
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.ipv6 import Ipv6Facts, ipv6_usable, probe_ipv6
 
@@ -118,8 +119,7 @@ def check_ipv6(ctx: Context) -> Finding:
     facts = probe_ipv6(host)
     compose = Path(ctx.mailcow_dir) / "docker-compose.yml"
     try:
-        with open(compose, encoding="utf-8", errors="replace") as fh:
-            controller = "ENABLE_IPV6" in fh.read(2 * 1024 * 1024)
+        controller = "ENABLE_IPV6" in read_text(compose, 2 * 1024 * 1024)
     except OSError:
         controller = True  # no checkout yet: today's mailcow will have it
     daemon: dict[str, Any] | None = None
