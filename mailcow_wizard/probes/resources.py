@@ -271,7 +271,7 @@ def probe_arch(host: Host) -> ArchInfo:
         info = probe_cpuinfo(host)
         if info.arch_hint:
             return ArchInfo(info.arch_hint, "/proc/cpuinfo")
-    raise ProbeError("the architecture cannot be read from files under --root "
+    raise ProbeError("the architecture cannot be read from the files of a host (the demo, or --root) "
                      "(no /proc/sys/kernel/arch, /var/lib/dpkg/arch or telling /proc/cpuinfo)")
 
 
@@ -336,7 +336,8 @@ def probe_disk(host: Host) -> DiskInfo:
     measured = nearest_existing(host, data_root)
     if not host.live:
         return DiskInfo(data_root, source, measured, None, None,
-                        unknown_reason="it cannot be read from files under --root")
+                        unknown_reason="free space is measured only on the running host, "
+                                       "not on a host read from files (the demo, or --root)")
     try:
         st = os.statvfs(host.path(measured))
     except OSError as exc:

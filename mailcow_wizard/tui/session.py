@@ -439,13 +439,36 @@ class WizardSession:
         return [i for i in self.validate(values) if i.key == key]
 
     def recommendations(self) -> list[Recommendation]:
-        """RAM-based suggestions for SKIP_* keys, each with its reason (from the conf engine)."""
-        self.ensure_loaded()
-        return list(self._recs)
+        """RAM-based suggestions for SKIP_* keys, each with its reason (the conf engine's rule).
+
+        They count the swap the person has planned or applied in this run (the swap fix), not only
+        the swap the checks found: a swap file ticked on an earlier step changes the advice.
+        """
+        mem = getattr(self.findings.get("ram"), "facts", None)
+        swap_mib = self.planned_swap_mib()
+        if mem is None or swap_mib is None or getattr(mem, "swap_total_bytes", 1):
+            return list(self._recs)
+        from mailcow_wizard.conf.recommend import recommend
+        from mailcow_wizard.probes.resources import MemInfo
+
+        swap = swap_mib * 1024 * 1024
+        return recommend(MemInfo(mem.total_bytes, mem.available_bytes, swap, swap), self.generation)
+
+    def planned_swap_mib(self) -> int | None:
+        """The size of the swap file the swap fix will make (planned) or made (applied), else None."""
+        done = self.was_applied("swap")
+        view = self.planned_fixes.get("swap") or (self._swap_view if done is not None and done.ok else None)
+        plan = view.plan if view is not None else None
+        for command in plan.commands if plan is not None else ():
+            argv = list(command.argv)
+            if argv[:1] == ["fallocate"] and "-l" in argv:
+                size = argv[argv.index("-l") + 1]
+                if size.endswith("M") and size[:-1].isdigit():
+                    return int(size[:-1])
+        return None
 
     def recommendation_for(self, key: str) -> Recommendation | None:
-        self.ensure_loaded()
-        return next((r for r in self._recs if r.key == key), None)
+        return next((r for r in self.recommendations() if r.key == key), None)
 
     def prefill_recommendations(self) -> None:
         """Once: keys the existing mailcow.conf does not set start at the recommended value.
@@ -453,11 +476,11 @@ class WizardSession:
         The reason is shown beside each toggle, so this is never a silent choice; a forced value
         (Solr at <= 2 GiB) is applied every time.
         """
-        self.ensure_loaded()
-        for rec in self._recs:
-            if rec.forced or (not self._prefilled and rec.key not in self.ctx.conf):
-                self._values[rec.key] = rec.value
-        self._prefilled = True
+        with self._lock:
+            for rec in self.recommendations():
+                if rec.forced or (not self._prefilled and rec.key not in self.ctx.conf):
+                    self._values[rec.key] = rec.value
+            self._prefilled = True
 
     @staticmethod
     def timezones() -> list[str]:
@@ -648,9 +671,13 @@ class WizardSession:
         elif view.check_id in self.planned_fixes:
             self.plan_to_apply(view)
 
+    _swap_view: FixView | None = None
+
     def plan_to_apply(self, view: FixView) -> None:
         """Keep a fix for the Review step (applied when the person confirms there)."""
         self.planned_fixes[view.check_id] = view
+        if view.check_id == "swap":
+            self._swap_view = view
 
     def unplan(self, check_id: str) -> None:
         self.planned_fixes.pop(check_id, None)

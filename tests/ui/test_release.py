@@ -186,3 +186,54 @@ async def test_06_done_says_what_to_do_next(demo_session: WizardSession) -> None
         assert "example.org. IN MX 10 mx1.example.org." in text
         assert '_dmarc.example.org. IN TXT' in text and "autodiscover.example.org. IN CNAME" in text
         assert "PTR" in text and "-> mx1.example.org" in text
+
+
+async def test_09_configuration_counts_the_swap_file_planned(demo_session: WizardSession) -> None:  # noqa: F811
+    demo_session.run_all_checks()
+    assert demo_session.recommendation_for("SKIP_CLAMD") is not None, "3 GiB and no swap: ClamAV off"
+    demo_session.plan_on_first_visit(demo_session.plan_fix("swap"))
+    assert demo_session.planned_swap_mib()
+    app = WizardApp(demo_session, start_step="config")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "config"), "config")
+        assert demo_session.values["SKIP_CLAMD"] == "n", "not pre-ticked: the planned swap is counted"
+        text = text_of(app, "#rec-SKIP_CLAMD")
+        assert "swap file planned" in text and "no swap" not in text
+
+
+async def test_08_fix_words_follow_the_tick_and_the_applied_state(demo_session: WizardSession) -> None:  # noqa: F811
+    demo_session.run_all_checks()
+    app = WizardApp(demo_session, start_step="ntp")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "Ticked" in text_of(app, "#fix-summary-ntp"), "the NTP plan, ticked")
+        app.screen.query_one("#plan-ntp").toggle()
+        await wait_for(pilot, lambda: "Not ticked" in text_of(app, "#fix-summary-ntp"), "the words to follow")
+        assert "leave it ticked" not in text_of(app, "#fix-summary-ntp")
+        app.screen.query_one("#apply-ntp").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.id == "confirm-dialog", "the question")
+        changes = text_of(app, "#confirm-changes")
+        assert "timesyncd" in changes or "timedatectl" in changes
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "Check afterwards" in text_of(app, "#fix-result-ntp"), "the result")
+        assert not app.screen.query_one("#fix-plan-ntp").display, "the old plan gave way to the result"
+        summary = text_of(app, "#fix-summary-ntp")
+        assert "Applied" in summary and "Ticked" not in summary
+
+
+async def test_10_details_are_labelled_words_not_python(demo_session: WizardSession) -> None:  # noqa: F811
+    demo_session.run_all_checks()
+    app = WizardApp(demo_session, start_step="checks")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, on_step(app, "checks"), "checks")
+        table = app.screen.query_one("#checks-table", DataTable)
+        seen = []
+        for check_id in ("virtualization", "disk", "ports", "swap"):
+            table.move_cursor(row=table.get_row_index(check_id))
+            await pilot.pause()
+            seen.append(text_of(app, "#check-detail"))
+        text = "\n".join(seen)
+        for internal in ("['", "{'", "None", "_bytes", "True", "False"):
+            assert internal not in text, internal
+        assert "Signals: DMI" in text and "Free: unknown" in text
+        assert "host read from files (the demo, or --root)" in text

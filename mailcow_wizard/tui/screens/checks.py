@@ -15,6 +15,7 @@ from textual.widgets.data_table import ColumnKey
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import FIX_SCREENS, describe_error
+from mailcow_wizard.tui.widgets.details import human_details
 from mailcow_wizard.tui.widgets.status import status_text
 
 
@@ -50,7 +51,7 @@ class ChecksScreen(StepScreen):
         for spec in self.session.check_specs():
             finding = self.session.finding(spec.id)
             table.add_row(status_text(finding.status if finding else None), spec.title,
-                          finding.summary if finding else "running ...", key=spec.id)
+                          cell(finding.summary) if finding else "running ...", key=spec.id)
         table.focus()
         missing = [s.id for s in self.session.check_specs() if self.session.finding(s.id) is None]
         for check_id in missing:
@@ -93,7 +94,7 @@ class ChecksScreen(StepScreen):
             return
         table = self.query_one("#checks-table", DataTable)
         table.update_cell(finding.id, "status", status_text(finding.status))
-        table.update_cell(finding.id, "summary", finding.summary)
+        table.update_cell(finding.id, "summary", cell(finding.summary))
         self._update_progress()
         self._show_detail()
 
@@ -153,11 +154,9 @@ class ChecksScreen(StepScreen):
             text.append("A fix is available: press f to go to it.\n", style="bold")
         if finding.remedy and finding.status is not Status.PASS:
             text.append("What to do: ", style="bold")
-            text.append(finding.remedy + "\n")
-        for key, value in finding.details.items():
-            if isinstance(value, (list, dict)) and not value:
-                continue
-            text.append(f"{key}: ", style="dim")
+            text.append(reflow(finding.remedy) + "\n")
+        for name, value in human_details(finding.details):
+            text.append(f"{name}: ", style="dim")
             text.append(f"{_short(value)}\n")
         detail.update(text)
 
@@ -193,6 +192,24 @@ class ChecksScreen(StepScreen):
     @on(DataTable.RowSelected, "#checks-table")
     def _selected(self) -> None:
         self.action_open_fix()
+
+
+def cell(text: str) -> Text:
+    """A table cell that ends in an ellipsis where the column cuts it (never a silent cut)."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
+def reflow(text: str) -> str:
+    """A remedy written for an 80-column report, rewrapped by the pane: a line break inside a sentence
+    goes; one before an indented line, a list item or a blank line stays."""
+    out: list[str] = []
+    for line in text.splitlines():
+        starts_block = not line.strip() or line[:1].isspace() or line.lstrip().startswith(("-", "*", "$"))
+        if out and out[-1].strip() and not starts_block and not out[-1].rstrip().endswith(":"):
+            out[-1] = out[-1].rstrip() + " " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _short(value: object, limit: int = 300) -> str:

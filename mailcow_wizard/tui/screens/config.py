@@ -88,8 +88,10 @@ class ConfigScreen(StepScreen):
         static = self.query_one(f"#rec-{key}", Static)
         if rec is None:
             ram = self.session.finding("ram")
-            known = ram is not None and ram.details.get("total_bytes")
-            static.update(Text("This host's RAM does not call for switching it off." if known
+            known = ram is not None and ram.facts is not None
+            swap = self.session.planned_swap_mib()
+            planned = f" with the {swap} MiB swap file planned" if swap else ""
+            static.update(Text(f"This host's RAM{planned} does not call for switching it off." if known
                                else "No recommendation (RAM unknown).", style="dim"))
             return
         text = Text()

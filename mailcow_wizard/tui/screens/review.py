@@ -85,7 +85,8 @@ class ReviewScreen(StepScreen):
         self.query_one("#review-target", Static).update(target)
         self.query_one("#review-diff-title", Static).update(
             "The new mailcow.conf, in full:" if not s.conf_exists else "Changes to mailcow.conf:")
-        self.query_one("#review-diff", Static).update(diff_text(diff, "(mailcow.conf stays as it is)"))
+        self.query_one("#review-diff", Static).update(
+            diff_text(diff, "(mailcow.conf stays as it is)", self.app.size.width - 6))
         planned_text = self._planned_text()
         planned_text.rstrip()
         self.query_one("#review-planned", Static).update(planned_text)

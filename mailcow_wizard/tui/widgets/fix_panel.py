@@ -65,19 +65,10 @@ class FixPanel(BlockingWork, Vertical):
 
     def _show_plan(self, view: FixView) -> None:
         self.view = view
-        summary = Text(view.summary, style="bold")
-        if view.can_apply and self.session.read_only:
-            summary.append("\nNot running as root: the wizard changes nothing here. 'Show commands' "
-                           "gives what to run as root; the Review lists it too while it is ticked.",
-                           style="not bold")
-        elif view.can_apply:
-            summary.append("\nApply it now, or leave it ticked to apply it when you confirm the Review. "
-                           "The details are below.", style="not bold")
-        self.query_one(f"#fix-summary-{self.check_id}", Static).update(summary)
         text = Text()
         for path, diff in view.diffs:
             text.append(f"\nChange to {path}:\n", style="bold")
-            text.append_text(diff_text(diff))
+            text.append_text(diff_text(diff, width=self.app.size.width - 6))
         if view.commands:
             text.append("\nCommands:\n", style="bold")
             for cmd in view.commands:
@@ -97,8 +88,30 @@ class FixPanel(BlockingWork, Vertical):
         self.session.plan_on_first_visit(view)
         with plan_box.prevent(Checkbox.Changed):
             plan_box.value = self.check_id in self.session.planned_fixes
+        self._show_summary()
         if done:
             self._show_outcome(done)
+
+    def _show_summary(self, applied: bool = False) -> None:
+        """The fix's title and what to do, in words that match the tick box as it is now."""
+        view = self.view
+        if view is None:
+            return
+        summary = Text(view.summary, style="bold")
+        ticked = self.check_id in self.session.planned_fixes
+        if applied:
+            summary.append("\nApplied: what was done and the check's new state are below.", style="not bold")
+        elif view.can_apply and self.session.read_only:
+            summary.append("\nNot running as root: the wizard changes nothing here. 'Show commands' "
+                           "gives what to run as root; the Review lists it too while it is ticked.",
+                           style="not bold")
+        elif view.can_apply and ticked:
+            summary.append("\nTicked: applied when you confirm the Review (untick to leave it out), or "
+                           "apply it now. The details are below.", style="not bold")
+        elif view.can_apply:
+            summary.append("\nNot ticked: left out. Tick it to apply it when you confirm the Review, or "
+                           "apply it now. The details are below.", style="not bold")
+        self.query_one(f"#fix-summary-{self.check_id}", Static).update(summary)
 
     @on(Checkbox.Changed)
     def _plan_toggled(self, event: Checkbox.Changed) -> None:
@@ -109,6 +122,7 @@ class FixPanel(BlockingWork, Vertical):
             self.session.plan_to_apply(self.view)
         else:
             self.session.unplan(self.check_id)
+        self._show_summary()
 
     @on(Button.Pressed)
     def _apply_pressed(self, event: Button.Pressed) -> None:
@@ -164,6 +178,10 @@ class FixPanel(BlockingWork, Vertical):
             self.query_one(f"#apply-{self.check_id}", Button).disabled = False
         elif outcome.ok and not outcome.dry_run:
             plan_box.disabled = True
+            # Done: the plan's instructions and diff gave way to what was done (listed above).
+            self.query_one(f"#fix-plan-{self.check_id}").display = False
+            self.query_one(".fix-buttons").display = False
+            self._show_summary(applied=True)
         else:
             self.query_one(f"#apply-{self.check_id}", Button).disabled = False
         verified_ok = outcome.verified is not None and outcome.verified.status is Status.PASS
