@@ -122,6 +122,8 @@ class WizardSession:
         self.write_result: WriteOutcome | None = None
         self.final_findings: dict[str, Finding] | None = None
         self.review_plan: ConfPlan | None = None
+        self.checkout_plan: Any = None
+        """The checkout's other files as the Review shows them (conf.assets.CheckoutPlan)."""
         self._local: Collection[str] | None = None
         self._local_known = False
         self._generation: str | None = None
@@ -504,6 +506,12 @@ class WizardSession:
         The plan behind it is kept: Review's confirmation writes exactly what was shown.
         """
         self.review_plan = self.plan_conf()
+        from mailcow_wizard.conf.assets import plan_checkout
+
+        # Confirming the Review is the consent to what it lists, a wrong .env link's replacement included.
+        hostname = self.review_plan.values.get("MAILCOW_HOSTNAME", "")
+        self.checkout_plan = plan_checkout(self.conf_path.parent, hostname, self.ctx.host,
+                                           replace_env_link=True)
         return self.review_plan.diff()
 
     def conf_errors(self) -> list[Issue]:
@@ -525,7 +533,7 @@ class WizardSession:
         from mailcow_wizard.conf.assets import prepare_checkout
 
         plan = self.review_plan or self.plan_conf()
-        done = prepare_checkout(plan, self.ctx.host, run_compose=not self.demo)
+        done = prepare_checkout(plan, self.ctx.host, run_compose=not self.demo, replace_env_link=True)
         result = done.conf
         self.ctx.conf = read_existing_conf(self.conf_path)
         self._checkout = None

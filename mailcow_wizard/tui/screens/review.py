@@ -74,6 +74,12 @@ class ReviewScreen(StepScreen):
             target.append("\nDry run: nothing below will be written or run.", style="bold yellow")
         for issue in issues:
             target.append(f"\n✘ {issue.message}", style="red")
+        files = s.checkout_plan
+        if files is not None:
+            for step in files.changes:
+                target.append(f"\n+ {step.path}: {step.action}, {step.why}")
+            for refusal in files.refusals:
+                target.append(f"\n✘ {refusal}", style="red")
         for warning in s.review_warnings():
             target.append(f"\n! {warning}", style="yellow")
         pending = s.unresolved_conflicts()
