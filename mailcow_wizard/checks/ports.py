@@ -19,6 +19,7 @@ from mailcow_wizard.probes.ports import (
     probe_listeners,
 )
 from mailcow_wizard.probes.services import systemd_running
+from mailcow_wizard.units import stop_shell
 
 NEVER_STOP = frozenset({"docker.service", "containerd.service", "ssh.service", "sshd.service",
                         "systemd-networkd.service", "systemd-resolved.service"})
@@ -78,7 +79,7 @@ def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int
                          "or address instead.")
         elif way == "systemctl":
             lines.append(f"Stop and disable {lst.unit} (it holds port {lst.port}): "
-                         f"systemctl disable --now {lst.unit}")
+                         f"{stop_shell(lst.unit)}")
         elif way == "init" and lst.unit:
             name = lst.unit.removesuffix(".service")
             lines.append(f"Stop {lst.process or name} (pid {lst.pid}, {lst.unit}) on port {lst.port}: "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from mailcow_wizard.context import Context
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.services import MailService, probe_mail_services
+from mailcow_wizard.units import stop_shell
 
 CHECK_ID = "mail-services"
 
@@ -22,7 +23,7 @@ def _remedy_lines(svc: MailService) -> list[str]:
         unit = "postfix.service"
     lines: list[str] = []
     if svc.running:
-        lines.append(f"  systemctl disable --now {unit}"
+        lines.append(f"  {stop_shell(unit)}"
                      + (f"    # without systemd: kill {svc.pid}" if svc.pid else ""))
     else:
         lines.append(f"  systemctl disable {unit}")
@@ -49,6 +50,13 @@ def evaluate_mail_services(services: list[MailService], notes: list[str] | None 
             summary += f"; note: {notes[0]}"
         return Finding(CHECK_ID, Status.PASS, summary, details)
 
+    off = [s for s in present if not s.running and s.starts_at_boot is False]
+    if len(off) == len(present):
+        names = ", ".join(s.name for s in off)
+        purge = " ".join(s.package for s in off if s.package)
+        summary = (f"{names} installed, but stopped and kept from starting at boot"
+                   + (f"; remove it once nothing needs it (apt-get purge {purge})" if purge else ""))
+        return Finding(CHECK_ID, Status.PASS, summary, details)
     running = [s for s in present if s.running]
     parts = []
     for s in present:

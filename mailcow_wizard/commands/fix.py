@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long verification may wait for the check to pass (ntp: 30 s)")
     g = parser.add_argument_group("ports")
     g.add_argument("--choice", choices=CHOICES,
-                   help="stop: disable the other service (systemctl disable --now UNIT); "
+                   help="stop: stop and disable the other service (systemctl stop UNIT, then disable); "
                    "move: give mailcow other ports in mailcow.conf; bind: bind mailcow to another address")
     g.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                    help="mailcow.conf value for --choice move/bind, e.g. SMTP_PORT=2525 or "

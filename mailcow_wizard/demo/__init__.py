@@ -79,7 +79,7 @@ def host_tree() -> Path:
 class DemoRunner(FakeRunner):
     """The demo host's commands: recorded answers, and the system changes a fix makes, simulated.
 
-    A fix that runs `timedatectl set-ntp true` or `systemctl disable --now exim4.service` on the demo
+    A fix that runs `timedatectl set-ntp true` or `systemctl stop exim4.service` on the demo
     host changes what the recorded commands and the copy's /proc files say afterwards, so that its
     verification (re-running the check) sees the effect as it would on a real host. Only files
     under the copy's root are touched.

@@ -3,8 +3,9 @@
 Three resolutions per conflict, chosen by the person (`FixOptions.choice` for all of them, and
 `FixOptions.sets` for particular mailcow.conf values):
 
-- `stop`: `systemctl disable --now UNIT` for the unit that owns the listener (for an MTA on port 25
-  this is what mailcow itself advises). Programs without a unit, and other containers, are explained.
+- `stop`: `systemctl stop UNIT`, then `systemctl disable UNIT` (mailcow_wizard.units), for the unit
+  that owns the listener (for an MTA on port 25 this is what mailcow itself advises). Programs
+  without a unit, and other containers, are explained.
 - `move`: give mailcow another port in mailcow.conf (HTTP/HTTPS: a bare port; others keep their address).
 - `bind`: publish mailcow's port on another local address that is free (HTTP/HTTPS via HTTP_BIND /
   HTTPS_BIND, the others as ADDRESS:PORT).
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from mailcow_wizard.checks.ports import how_to_stop
 from mailcow_wizard.context import Context
 from mailcow_wizard.fixes.base import Command, FileEdit, FixOptions, Plan, decode, shown_path
+from mailcow_wizard.fixes.services import stop_commands
 from mailcow_wizard.host import Host
 from mailcow_wizard.mailcow import (
     BIND_VARIABLES,
@@ -44,6 +46,7 @@ from mailcow_wizard.probes.ports import (
     probe_listeners,
 )
 from mailcow_wizard.probes.services import systemd_running
+from mailcow_wizard.units import stop_shell
 
 TITLE = "Free mailcow's ports"
 CHOICES = ("stop", "move", "bind")
@@ -88,7 +91,8 @@ class Resolved:
     """What a resolution does: mailcow.conf values to set, or a command to run; or why it cannot."""
 
     values: dict[str, str] = field(default_factory=dict)
-    command: Command | None = None
+    commands: tuple[Command, ...] = ()
+    """Stop, then disable (empty unless the resolution is "stop")."""
     open: str | None = None
     """Why the conflict stays unresolved (None once it is resolved)."""
 
@@ -110,7 +114,7 @@ def _stop_hint(lst: Listener, systemd: bool) -> str:
         return (f"systemd is not running here: stop {lst.process or 'the program'} (pid {lst.pid}) with "
                 "this system's init scripts")
     if way == "systemctl":
-        return f"systemctl disable --now {lst.unit}"
+        return stop_shell(lst.unit)
     if way == "kill":
         return f"{lst.process or 'the program'} (pid {lst.pid}) runs outside systemd: stop it by hand"
     return f"find the owner first: sudo ss -tlnp 'sport = :{lst.port}'"
@@ -193,12 +197,17 @@ def with_address(address: str | None, port: int | str) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def stop_command(choice: ConflictChoice) -> Command | None:
-    """`systemctl disable --now UNIT` for the conflict's owner; None when it cannot be stopped so."""
+def stop_commands_for(choice: ConflictChoice) -> tuple[Command, ...]:
+    """Stop and disable the conflict's owner; empty when it cannot be stopped so."""
     if choice.unit is None:
-        return None
-    why = f"stop {choice.unit} and keep it from starting at boot (it holds port {choice.port})"
-    return Command(("systemctl", "disable", "--now", choice.unit), why)
+        return ()
+    return stop_commands(choice.unit, f"it holds port {choice.port}")
+
+
+def stop_command(choice: ConflictChoice) -> Command | None:
+    """The command of `stop_commands_for` that frees the port now (the other keeps it free at boot)."""
+    commands = stop_commands_for(choice)
+    return commands[0] if commands else None
 
 
 def resolve(choice: ConflictChoice, resolution: Resolution | None) -> Resolved:
@@ -209,10 +218,10 @@ def resolve(choice: ConflictChoice, resolution: Resolution | None) -> Resolved:
     if resolution is None:
         return Resolved(open="no choice made")
     if resolution.kind == "stop":
-        command = stop_command(choice)
-        if command is None:
+        commands = stop_commands_for(choice)
+        if not commands:
             return Resolved(open=f"cannot be stopped automatically: {choice.stop_hint}")
-        return Resolved(command=command)
+        return Resolved(commands=commands)
     value = resolution.value.strip()
     if resolution.kind == "move":
         if not value:
@@ -238,9 +247,8 @@ def stop_plan(choices: Iterable[ConflictChoice], resolutions: Mapping[str, Resol
     commands: list[Command] = []
     for c in choices:
         res = resolutions.get(c.variable)
-        command = resolve(c, res).command if res is not None and res.kind == "stop" else None
-        if command is not None and command.argv not in [x.argv for x in commands]:
-            commands.append(command)
+        done = resolve(c, res).commands if res is not None and res.kind == "stop" else ()
+        commands.extend(x for x in done if x.argv not in [y.argv for y in commands])
     return Plan("ports", "Stop the services that hold mailcow's ports", tuple(commands))
 
 
@@ -349,8 +357,7 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
             continue
         done = resolve(c, _automatic(c, options.choice, taken))
         values.update(done.values)
-        if done.command is not None and done.command.argv not in [x.argv for x in commands]:
-            commands.append(done.command)
+        commands.extend(x for x in done.commands if x.argv not in [y.argv for y in commands])
         if done.open:
             open_.append(f"port {c.port} ({c.variable}): {done.open}")
     listing = describe_choices(choices)

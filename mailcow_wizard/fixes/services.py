@@ -1,4 +1,4 @@
-"""Fix `mail-services`: stop and disable the host's own MTA / IMAP server (`systemctl disable --now`).
+"""Fix `mail-services`: stop and disable the host's own MTA / IMAP server (`systemctl stop`, then `disable`).
 
 mailcow brings Postfix and Dovecot in containers; a host MTA holds port 25 now or after the next
 boot. The unit comes from the running process's cgroup, else from the unit files the service ships.
@@ -12,9 +12,18 @@ from mailcow_wizard.context import Context
 from mailcow_wizard.fixes.base import Command, FixOptions, Plan
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.services import MAIL_SERVICES, init_name, probe_mail_services, systemd_running
+from mailcow_wizard.units import stop_argvs
 
 TITLE = "Stop the host's own mail server"
 UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+
+
+def stop_commands(unit: str, why: str) -> tuple[Command, ...]:
+    """The commands that stop `unit` now and keep it from starting at boot, for every fix that stops
+    a service (the rule and why it is two commands: mailcow_wizard.units)."""
+    stop, disable = stop_argvs(unit)
+    return (Command(stop, f"stop {unit} now: {why}"),
+            Command(disable, f"keep {unit} from starting at boot"))
 
 
 def _unit_files(host: Host, units: tuple[str, ...]) -> list[str]:
@@ -22,7 +31,7 @@ def _unit_files(host: Host, units: tuple[str, ...]) -> list[str]:
 
 
 def plan(ctx: Context, options: FixOptions) -> Plan:
-    """One `systemctl disable --now` per mail server found (running or installed)."""
+    """`systemctl stop` and `systemctl disable` per mail server found (running or installed)."""
     host = ctx.host
     services, notes = probe_mail_services(host)
     present = [s for s in services if s.installed or s.running]
@@ -56,7 +65,6 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     if not units:
         return Plan("mail-services", TITLE, blocked=f"no systemd unit found for {', '.join(unknown)}",
                     manual="Stop the program by hand and remove its package. " + " ".join(after))
-    why = "stop it now and keep it from starting at boot"
-    steps = tuple(Command(("systemctl", "disable", "--now", u), why) for u in units)
+    steps = tuple(c for u in units for c in stop_commands(u, "mailcow brings its own mail server"))
     extra = [f"No unit found for {', '.join(unknown)}: stop it by hand."] if unknown else []
     return Plan("mail-services", TITLE, steps, notes=(*extra, *after, *notes))

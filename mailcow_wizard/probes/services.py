@@ -149,6 +149,37 @@ def unit_active(host: Host, unit: str) -> bool | None:
     return None
 
 
+UNIT_FILE_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+RC_DIRS = ("/etc/rc2.d", "/etc/rc3.d", "/etc/rc4.d", "/etc/rc5.d")
+
+
+def starts_at_boot(host: Host, units: Iterable[str]) -> bool | None:
+    """Whether one of `units` starts at boot, read from files (no systemd needed); None: no evidence.
+
+    A native unit is enabled by a wants/requires link; a service systemd makes from a SysV script
+    (no unit file, /etc/init.d/NAME) starts at boot while an S link of it is in /etc/rc[2-5].d, and
+    `systemctl disable` (through update-rc.d) turns those into K links.
+    """
+    evidence = False
+    for unit in units:
+        if "@" in unit:
+            continue
+        if unit_enabled_on_disk(host, unit):
+            return True
+        if any(host.exists(f"{d}/{unit}") for d in UNIT_FILE_DIRS):
+            evidence = True
+            continue
+        name = unit[:-len(".service")] if unit.endswith(".service") else unit
+        if not host.exists(f"/etc/init.d/{name}"):
+            continue
+        links = [e for d in RC_DIRS for e in host.listdir(d)
+                 if e[3:] == name and e[:1] in ("S", "K") and e[1:3].isdigit()]
+        if any(e.startswith("S") for e in links):
+            return True
+        evidence = evidence or bool(links)
+    return False if evidence else None
+
+
 def unit_enabled_on_disk(host: Host, unit: str) -> bool:
     """Whether UNIT is enabled, read from the wants/ symlinks under /etc/systemd/system (no systemd)."""
     base = "/etc/systemd/system"
@@ -268,6 +299,9 @@ class MailService:
     binary: str | None = None
     config: str | None = None
     signals: list[str] = field(default_factory=list)
+    starts_at_boot: bool | None = None
+    """From the files alone: a unit of it is enabled (True), every unit found is disabled or masked
+    (False), or nothing tells (None). Asked only of an installed server that is not running."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -342,6 +376,11 @@ def probe_mail_services(host: Host) -> tuple[list[MailService], list[str]]:
             svc.pid = main.pid
             svc.unit = process_unit(host, main.pid)
             svc.signals.append(f"process {main.comm} (pid {main.pid})")
+        if svc.installed and not svc.running:
+            try:
+                svc.starts_at_boot = starts_at_boot(host, spec.units)
+            except ProbeError as exc:
+                notes.append(f"whether {spec.name} starts at boot could not be read: {exc}")
         if svc.signals:
             found.append(svc)
     return found, notes

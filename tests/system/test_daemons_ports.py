@@ -205,7 +205,8 @@ def test_unit_is_named_from_the_cgroup(host_ns: Netns, tmp_path: Path, daemons: 
     units = {c["port"]: (c["pid"], c["unit"]) for c in finding["details"]["conflicts"]}
     assert units == {80: (pid, unit_cgroup.name), 443: (pid, unit_cgroup.name)}, finding
     if Path("/run/systemd/system").is_dir():
-        assert f"systemctl disable --now {unit_cgroup.name}" in finding["remedy"]
+        name = unit_cgroup.name
+        assert f"systemctl stop {name} && systemctl disable {name}" in finding["remedy"]
     else:  # the unit is known, but systemctl cannot act without systemd as PID 1
         assert "systemctl" not in finding["remedy"], finding["remedy"]
         assert "systemd is not running" in finding["remedy"] and f"kill {pid}" in finding["remedy"]

@@ -23,6 +23,9 @@ from tests.conftest import HOSTS, MAILCOW_FIXTURES
 GIB = 1024 ** 3
 POOL = "NTP=0.pool.ntp.org 1.pool.ntp.org 2.pool.ntp.org 3.pool.ntp.org"
 
+STOP_EXIM = ["systemctl stop exim4.service", "systemctl disable exim4.service"]
+"""Stop first, then disable: `disable --now` stops nothing for a unit made from a SysV script."""
+
 
 # -- ntp ------------------------------------------------------------------------------------------
 
@@ -237,7 +240,7 @@ def test_ports_without_choice_lists_choices(tmp_path: Path, capsys, no_compose) 
     rc = main(["fix", "ports", "--root", str(root), "--yes"])
     out = capsys.readouterr().out
     assert rc == 2
-    assert "stop: systemctl disable --now exim4.service" in out
+    assert "stop: systemctl stop exim4.service && systemctl disable exim4.service" in out
     assert "move: SMTP_PORT=2525" in out
 
 
@@ -245,7 +248,7 @@ def test_ports_stop_plans_systemctl(tmp_path: Path, no_compose) -> None:  # noqa
     root = exim_root(tmp_path)
     host = Host(root, live=False)
     plan = plan_fix("ports", Context(host, root / "opt/mailcow-dockerized"), FixOptions(choice="stop"))
-    assert [c.shell for c in plan.steps] == ["systemctl disable --now exim4.service"]
+    assert [c.shell for c in plan.steps] == STOP_EXIM
 
 
 def test_ports_move_writes_through_conf_engine(tmp_path: Path, capsys, no_compose) -> None:  # noqa: ANN001
@@ -340,14 +343,15 @@ def test_mail_services_disables_the_unit(tmp_path: Path) -> None:
     (root / "var/lib/dpkg/status").write_text(
         "Package: exim4-daemon-light\nStatus: install ok installed\nVersion: 4.96\n\n")
     runner = FakeRunner()
-    runner.add(["systemctl", "disable", "--now", "exim4.service"])
+    runner.add(["systemctl", "stop", "exim4.service"])
+    runner.add(["systemctl", "disable", "exim4.service"])
     host = Host(root, runner=runner, live=False)
     plan = plan_fix("mail-services", Context(host, root))
-    assert [c.shell for c in plan.steps] == ["systemctl disable --now exim4.service"]
+    assert [c.shell for c in plan.steps] == STOP_EXIM
     assert any("apt-get purge exim4-daemon-light" in n for n in plan.notes)
     result = apply(plan, host)
     assert result.outcome is Outcome.APPLIED
-    assert runner.calls == [("systemctl", "disable", "--now", "exim4.service")]
+    assert runner.calls == [("systemctl", "stop", "exim4.service"), ("systemctl", "disable", "exim4.service")]
 
 
 def test_mail_services_without_systemd_is_blocked(tmp_path: Path) -> None:

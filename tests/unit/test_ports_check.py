@@ -33,7 +33,7 @@ def test_exim4_on_loopback_blocks_smtp() -> None:
          "unit": "exim4.service", "family": 6, "owner_known": True, "pids": [812]},
     ]
     assert f.summary == "Port 25 (SMTP_PORT) is taken by exim4 (pid 812) on 127.0.0.1 and ::1"
-    assert "systemctl disable --now exim4.service" in f.remedy
+    assert "systemctl stop exim4.service && systemctl disable exim4.service" in f.remedy
     assert f.remedy.count("systemctl disable") == 1  # one command per program, not per socket
     assert "SMTP_PORT=2525" in f.remedy  # a port that is free on this host
 
@@ -46,7 +46,7 @@ def test_ipv6_wildcard_listener_blocks_http_and_https() -> None:
     assert got == {(80, "HTTP_PORT", "::", 1200, "apache2", "apache2.service", (1200, 1201)),
                    (443, "HTTPS_PORT", "::", 1200, "apache2", "apache2.service", (1200, 1201))}
     assert f.summary.startswith("Port 80 (HTTP_PORT) is taken by apache2 (pid 1200); port 443 (HTTPS_PORT)")
-    assert "systemctl disable --now apache2.service" in f.remedy
+    assert "systemctl stop apache2.service && systemctl disable apache2.service" in f.remedy
     assert "HTTP_PORT=8080" in f.remedy and "HTTPS_PORT=8443" in f.remedy
 
 

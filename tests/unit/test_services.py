@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mailcow_wizard.checks import get_spec, run_check
 from mailcow_wizard.checks.services import check_mail_services
+from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError
 from mailcow_wizard.model import Status
 from mailcow_wizard.probes.services import (
@@ -18,6 +19,7 @@ from mailcow_wizard.probes.services import (
     parse_cgroup_unit,
     parse_dpkg_status,
     probe_mail_services,
+    starts_at_boot,
 )
 from tests.conftest import fixture_ctx
 
@@ -66,9 +68,10 @@ def test_running_postfix_warns_with_pid_unit_and_package() -> None:
     assert svc | {"signals": None} == {
         "name": "postfix", "kind": "MTA", "installed": True, "running": True, "pid": 812,
         "unit": "postfix@-.service", "package": "postfix", "binary": "/usr/sbin/postfix",
-        "config": "/etc/postfix", "signals": None}
+        "config": "/etc/postfix", "signals": None, "starts_at_boot": None}
     assert "postfix is running (pid 812, postfix@-.service)" in f.summary
-    assert "systemctl disable --now postfix.service" in f.remedy and "apt-get purge postfix" in f.remedy
+    assert "systemctl stop postfix.service && systemctl disable postfix.service" in f.remedy
+    assert "apt-get purge postfix" in f.remedy
     # exim4 was removed but its configuration kept: reported, but not a problem.
     assert f.details["leftover_config"][0]["name"] == "exim4"
 
@@ -124,9 +127,44 @@ def test_debian_default_exim4_running_warns() -> None:
     assert f.status is Status.WARN
     [svc] = f.details["services"]
     assert (svc["name"], svc["running"], svc["pid"], svc["unit"]) == ("exim4", True, 577, "exim4.service")
-    assert "systemctl disable --now exim4.service" in f.remedy
+    assert "systemctl stop exim4.service && systemctl disable exim4.service" in f.remedy
 
 
 @pytest.mark.parametrize("host", ["debian12-kvm", "openvz", "lxc", "synology", "centos8-el7"])
 def test_hosts_without_mail_servers_pass(host: str) -> None:
     assert check_mail_services(fixture_ctx(host)).status is Status.PASS
+
+
+EXIM_DPKG = "Package: exim4-daemon-light\nStatus: install ok installed\nVersion: 4.96\n\n"
+
+
+@pytest.mark.parametrize(("links", "expected"), [
+    ({"/etc/rc2.d/S01exim4": "", "/etc/rc3.d/S01exim4": ""}, True),  # update-rc.d defaults
+    ({"/etc/rc2.d/K01exim4": "", "/etc/rc5.d/K01exim4": ""}, False),  # after systemctl disable
+    ({}, None),  # an init script without any link says nothing either way
+])
+def test_a_sysv_service_starts_at_boot_while_an_s_link_is_there(make_root, links, expected) -> None:  # noqa: ANN001
+    host = make_root({"/etc/init.d/exim4": "#!/bin/sh\n", **links})
+    assert starts_at_boot(host, ("exim4.service", "exim.service")) is expected
+
+
+def test_a_native_unit_starts_at_boot_when_a_target_wants_it(make_root) -> None:  # noqa: ANN001
+    unit = "/usr/lib/systemd/system/postfix.service"
+    assert starts_at_boot(make_root({unit: "[Unit]\n"}), ("postfix.service",)) is False
+    wanted = make_root({unit: "[Unit]\n", "/etc/systemd/system/multi-user.target.wants/postfix.service": ""})
+    assert starts_at_boot(wanted, ("postfix.service",)) is True
+    assert starts_at_boot(wanted, ("dovecot.service",)) is None
+
+
+def test_installed_but_stopped_and_off_at_boot_passes(make_root) -> None:  # noqa: ANN001
+    """What `fix mail-services` leaves behind (exim4 on Debian 12: an init script, links turned to K)."""
+    files = {"/var/lib/dpkg/status": EXIM_DPKG, "/etc/init.d/exim4": "#!/bin/sh\n", "/etc/exim4/x": "",
+             "/etc/rc2.d/K01exim4": ""}
+    host = make_root(files)
+    f = check_mail_services(Context(host, host.path("/opt/mailcow-dockerized"), {}))
+    assert f.status is Status.PASS, f
+    assert "kept from starting at boot" in f.summary and "apt-get purge exim4-daemon-light" in f.summary
+    assert f.details["services"][0]["starts_at_boot"] is False
+    (host.root / "etc/rc2.d/K01exim4").rename(host.root / "etc/rc2.d/S01exim4")
+    f = check_mail_services(Context(host, host.path("/opt/mailcow-dockerized"), {}))
+    assert f.status is Status.WARN and "installed but not running" in f.summary

@@ -46,8 +46,8 @@ def _why_not() -> str | None:
     missing = [p for p in NEEDED if shutil.which(p) is None and not any(
         os.access(f"{d}/{p}", os.X_OK) for d in ("/usr/sbin", "/sbin"))]
     if missing:
-        return (f"{', '.join(missing)} not installed (.ci/run installs qemu-system-x86, qemu-utils, debootstrap, "
-                "openssh-client, dnsmasq-base, chrony)")
+        return (f"{', '.join(missing)} not installed (.ci/run installs qemu-system-x86, qemu-utils, "
+                "debootstrap, openssh-client, dnsmasq-base, chrony)")
     return None
 
 

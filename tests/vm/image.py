@@ -48,11 +48,13 @@ INITRAMFS_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "ex
 """The initramfs holds only what finds the root disk (6-7 MB instead of ~30: a faster emulated boot)."""
 OFF_AT_BOOT = ("systemd-timesyncd.service", "docker.service", "docker.socket", "containerd.service",
                "apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer",
-               "fstrim.timer")
+               "fstrim.timer", "e2scrub_reap.service")
 """Not started at boot: the clock stays unsynchronised, Docker waits for its scenario, no background work."""
 MEMORY_MIB = 1024
 DISK_SIZE = "8G"
-KERNEL_ARGS = "root=/dev/vda rw console=ttyS0 net.ifnames=0"
+KERNEL_ARGS = ("root=/dev/vda rw console=ttyS0 net.ifnames=0 "
+               "modprobe.blacklist=floppy,pcspkr,ata_piix,ata_generic,pata_acpi,kvm_amd,kvm_intel,kvm")
+"""eth0 as on most servers; drivers for hardware the emulated PC has but the tests never use stay out."""
 GUEST_ADDRESS = "10.0.2.15/24"
 GATEWAY = "10.0.2.2"
 """qemu's user-mode network: the gateway is the loopback of the network namespace qemu runs in."""
@@ -68,7 +70,8 @@ GUEST_FILES = {
         "auto lo\niface lo inet loopback\n\n"
         f"auto eth0\niface eth0 inet static\n    address {GUEST_ADDRESS}\n    gateway {GATEWAY}\n\n"
         "source /etc/network/interfaces.d/*\n"),
-    "/etc/ssh/sshd_config.d/mcw-vm.conf": "UseDNS no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n",
+    "/etc/ssh/sshd_config.d/mcw-vm.conf": (
+        "UseDNS no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n"),
     "/etc/initramfs-tools/conf.d/mcw-vm": "MODULES=list\n",
     "/usr/share/initramfs-tools/modules.d/mcw-vm": "\n".join(INITRAMFS_MODULES) + "\n",
     "/etc/systemd/journald.conf.d/mcw-vm.conf": "[Journal]\nStorage=volatile\n",
@@ -125,6 +128,9 @@ def recipe_key() -> str:
     h.update(Path(__file__).read_bytes())
     h.update("\n".join(runtime_requirements()).encode())
     h.update(qemu_version().encode())
+    from tests.vm.machine import hardware
+
+    h.update(" ".join(hardware("kvm") + hardware("tcg")).encode())
     return h.hexdigest()[:16]
 
 

@@ -43,6 +43,15 @@ class VmError(RuntimeError):
     pass
 
 
+def hardware(accel: str) -> list[str]:
+    """The guest's virtual hardware. A saved machine restores only into the same, so this is part of
+    the image's key. The NIC reports MTU 1450 to the guest, as on many cloud networks."""
+    cpu = ["-cpu", "host"] if accel == "kvm" else []
+    return ["-machine", f"pc,accel={accel}", *cpu, "-smp", "2", "-m", str(recipe.MEMORY_MIB),
+            "-nodefaults", "-vga", "none", "-device", "virtio-net-pci,netdev=n0,host_mtu=1450,romfile=",
+            "-device", "virtio-rng-pci"]
+
+
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
@@ -126,16 +135,12 @@ class Guest:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def qemu_argv(self) -> list[str]:
-        cpu = ["-cpu", "host"] if self.accel == "kvm" else []
         argv = [
-            "qemu-system-x86_64", "-name", "mcw-guest", "-machine", f"pc,accel={self.accel}", *cpu,
-            "-smp", "2", "-m", str(recipe.MEMORY_MIB), "-nodefaults", "-display", "none", "-vga", "none",
+            "qemu-system-x86_64", "-name", "mcw-guest", *hardware(self.accel), "-display", "none",
             "-serial", f"file:{self.serial}", "-kernel", str(self.files / "vmlinuz"),
             "-initrd", str(self.files / "initrd.img"), "-append", recipe.KERNEL_ARGS,
             "-drive", f"file={self.disk},if=virtio,format=qcow2,cache=unsafe,discard=unmap",
             "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{SSH_PORT}-:22",
-            "-device", "virtio-net-pci,netdev=n0,host_mtu=1450,romfile=",
-            "-device", "virtio-rng-pci",
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
         ]
         if self.incoming is not None:
@@ -376,6 +381,8 @@ def boot_and_save(work: Path) -> tuple[str, float]:
             finally:
                 guest.close()
             timed(f"cold boot ({accel})", took)
+            for run_dir in work.glob("boot-*"):
+                shutil.rmtree(run_dir, ignore_errors=True)
             return accel, took
     raise VmError("the guest did not boot:\n" + "\n".join(errors))
 
