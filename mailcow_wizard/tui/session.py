@@ -88,6 +88,18 @@ SYSTEM_CHECKS: tuple[CheckSpec, ...] = tuple(spec for spec in CHECKS if not spec
 """The checks of the System checks step; those that contact the network have a step of their own."""
 
 
+def describe_checkout(mdir: Path, host: Any) -> str | None:
+    """"mailcow-dockerized 2026-08 on branch master (commit 0642467, 2026-08-05)"; None without git."""
+    from mailcow_wizard.conf.assets import read_git_info
+
+    info = read_git_info(mdir, host)
+    if not info.commit:
+        return None  # a copy without .git (a tarball): nothing to tell, and Welcome stays short
+    branch = f" on branch {info.branch}" if info.branch else ""
+    return (f"mailcow-dockerized {info.version}{branch} (commit {info.commit[:7]}, "
+            f"{info.date[:10]})")
+
+
 class WizardSession:
     """Everything the wizard knows and has decided, and the calls into the core that act on it."""
 
@@ -129,6 +141,8 @@ class WizardSession:
         self._generation: str | None = None
         self._generation_reason = ""
         self._checkout: tuple[bool, bool] | None = None
+        self.checkout_version: str | None = None
+        """Branch and version of the checkout (from its git metadata), read with the checkout."""
         self._base_values: dict[str, str] | None = None
         self._values: dict[str, str] = {}
         self._recs: list[Recommendation] = []
@@ -172,6 +186,8 @@ class WizardSession:
         self.detect()
         if self._checkout is None:
             self._checkout = (self.ctx.mailcow_dir.is_dir(), bool(self.ctx.conf))
+            self.checkout_version = describe_checkout(self.ctx.mailcow_dir, self.ctx.host) \
+                if self._checkout[0] else None
         return self._checkout
 
     @property

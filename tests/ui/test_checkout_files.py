@@ -36,3 +36,27 @@ def test_review_lists_the_files_and_apply_replaces_a_wrong_env_link(tmp_path: Pa
     assert (mdir / "data/assets/ssl/key.pem").stat().st_mode & 0o777 == 0o600
     assert any("cert.pem" in line for line in outcome.created)
     assert any(".env" in line for line in outcome.created)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_welcome_names_branch_and_version_of_a_git_checkout(tmp_path: Path) -> None:
+    import subprocess
+
+    from mailcow_wizard.tui.session import describe_checkout
+
+    mdir = tmp_path / "mailcow-dockerized"
+    mdir.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+           "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_COMMITTER_DATE": "2026-08-05T07:00:00+0200",
+           "GIT_AUTHOR_DATE": "2026-08-05T07:00:00+0200"}
+    for argv in (["init", "-q", "-b", "master"], ["commit", "-q", "--allow-empty", "-m", "x"],
+                 ["tag", "2026-08"]):
+        subprocess.run(["git", "-C", str(mdir), *argv], check=True, env=env, capture_output=True)
+    text = describe_checkout(mdir, Host())
+    assert text.startswith("mailcow-dockerized 2026-08 on branch master (commit ") and "2026-08-05" in text
+    session = WizardSession(Context(host=Host(), mailcow_dir=mdir, conf={}), environ={"TERM": "xterm"},
+                            read_only=False)
+    session.inspect_checkout()
+    assert session.checkout_version == text
+    assert describe_checkout(tmp_path, Host()) is None

@@ -68,6 +68,8 @@ class WelcomeScreen(StepScreen):
                         style="bold")
         else:
             text.append("No mailcow.conf yet: a new one will be written.")
+        if found is not None and found[0] and s.checkout_version:
+            text.append(f"\n{s.checkout_version}")
         text.append("\nmailcow generation (read from its docker-compose.yml, today's when there is none; "
                     "you may change it):")
         return text
