@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from mailcow_wizard import __version__
-from mailcow_wizard.errors import EXIT_USAGE, WizardError
+from mailcow_wizard.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, WizardError
 
 SUBCOMMANDS = {
     "check": "Check this host against mailcow's prerequisites (read-only).",
@@ -33,13 +33,15 @@ EPILOG = """exit codes:
 
 EXIT_CODES = {
     "check": "exit codes:\n  0  no check failed\n  1  at least one check failed\n"
-             "  2  bad input (unknown option or check id, a --root that does not exist)\n",
+             "  2  bad input (unknown option or check id, a --root that does not exist)\n"
+             "  130  interrupted (Ctrl+C); a reader that closes the pipe early (| head) is no error\n",
     "generate": "exit codes:\n  0  mailcow.conf written (or, with --dry-run, would be)\n"
                 "  2  invalid values (every bad key is named) or the file cannot be written; "
                 "nothing written\n",
     "fix": "exit codes:\n  0  the check passes afterwards (or --dry-run showed the plan)\n"
            "  1  the fix ran but the check still does not pass\n"
-           "  2  the fix could not run (unknown id, needs root, no consent, a step failed)\n",
+           "  2  the fix could not run (unknown id or one without a fix, needs root, a step failed)\n"
+           "  3  you answered no; nothing was changed\n  130  interrupted (Ctrl+C)\n",
 }
 
 
@@ -128,13 +130,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _exit_now(code: int) -> NoReturn:
     """Flush what was printed and end the process without the interpreter's teardown."""
-    try:
+    with contextlib.suppress(BrokenPipeError):  # the reader went away (`| head`): the code stands
         sys.stdout.flush()
-    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
-        code = code or EXIT_USAGE
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()
     os._exit(code)
+
+
+def quiet_stdout() -> None:
+    """After the reader closed the pipe: later writes (and the final flush) go nowhere, silently."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _run(name: str, args: argparse.Namespace) -> int:
@@ -146,12 +153,11 @@ def _run(name: str, args: argparse.Namespace) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("mailcow-wizard: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # stdout closed early (e.g. `| head`): not an error worth a message.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_USAGE
+        # stdout closed early (e.g. `| head`): the reader had enough; not an error.
+        quiet_stdout()
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the user gets a message, not a traceback
         from mailcow_wizard.fsio import Refused
 

@@ -173,8 +173,14 @@ def run(args: argparse.Namespace) -> int:
     ctx = make_context(args.root, args.mailcow_dir)
     ctx.online = online
     findings = run_all(ctx, only)
-    if args.json:
-        sys.stdout.write(to_json(findings) + "\n")
-    else:
-        render_report(findings)
+    try:
+        if args.json:
+            sys.stdout.write(to_json(findings) + "\n")
+        else:
+            render_report(findings)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader took what it wanted (`| head -1`): the verdict still stands
+        from mailcow_wizard.cli import quiet_stdout
+
+        quiet_stdout()
     return exit_code(findings)

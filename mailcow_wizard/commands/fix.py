@@ -20,7 +20,7 @@ from mailcow_wizard import fsio
 from mailcow_wizard.checks import CHECK_IDS
 from mailcow_wizard.commands.options import make_context, parse_sets
 from mailcow_wizard.context import Context
-from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from mailcow_wizard.errors import EXIT_DECLINED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from mailcow_wizard.fixes import (
     FIXES,
     FixOptions,
@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "edited file lies below DIR (writable without root) and commands are listed as skipped. "
         "Plans and results are logged (MAILCOW_WIZARD_LOG, /var/log/mailcow-wizard.log as root, else "
         "the user's state directory); --dry-run writes nothing, not even the log.")
-    parser.add_argument("id", metavar="ID", help=f"the check to fix ({', '.join(FIXES)})")
+    parser.add_argument("id", metavar="ID", help=f"the check to fix ({', '.join(automatic_ids())}; the "
+                        "other checks' advice is in `mailcow-wizard check`)")
     parser.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     parser.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
                         help="show the plan and change nothing")
@@ -123,11 +124,19 @@ def _ask_choice() -> str | None:
     return {"s": "stop", "m": "move", "b": "bind"}.get(answer[:1]) if answer else None
 
 
+def automatic_ids() -> list[str]:
+    """The ids `fix` takes: those with a fix of their own (the others' advice is the check's remedy)."""
+    return [i for i in FIXES if FIXES[i].module != "guidance"]
+
+
 def run(args: argparse.Namespace) -> int:
     fix_id = args.id
-    if fix_id not in FIXES:
-        known = ", ".join(i for i in CHECK_IDS if i in FIXES)
-        raise UsageError(f"unknown check id {fix_id!r} (known: {known})")
+    if fix_id not in automatic_ids():
+        known = ", ".join(automatic_ids())
+        if fix_id in CHECK_IDS:
+            raise UsageError(f"{fix_id} has no fix to apply; `mailcow-wizard check --only {fix_id}` says "
+                             f"what to do (fixes: {known})")
+        raise UsageError(f"unknown check id {fix_id!r} (fixes: {known})")
     spec = get_fix(fix_id)
     options = _options(args)
     ctx = make_context(args.root, args.mailcow_dir)
@@ -159,7 +168,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
         picked = _ask_choice()
         if picked is None:
             out.write("Nothing was changed.\n")
-            return EXIT_USAGE
+            return EXIT_DECLINED
         options = replace(options, choice=picked)
         plan = plan_fix(fix_id, ctx, options)
         out.write("\n")
@@ -173,7 +182,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
         if not plan.automatic:
             result = verify(fix_id, ctx)
             out.write("\n" + result.render())
-            return EXIT_OK if result.passed else EXIT_USAGE
+            return EXIT_OK if result.passed else EXIT_FAILED
         print("\nThe fix could not be applied here; nothing was changed.", file=sys.stderr)
         return EXIT_USAGE
     if dry_run:
@@ -194,7 +203,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
             return EXIT_USAGE
         if not _confirm("\nApply these changes?"):
             out.write("Nothing was changed.\n")
-            return EXIT_USAGE
+            return EXIT_DECLINED
     applied = apply(plan, ctx.host)
     out.write("\n" + applied.render())
     if applied.outcome is not Outcome.APPLIED:
