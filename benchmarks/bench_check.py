@@ -12,7 +12,9 @@ another user the figures are still measured). Everything is measured side by sid
 Goals (issue 2): >= 50x faster than ss with 10k connections and < 3 ms; whole check < half of one
 ss call; quiet check < 150 ms median; check RSS < 30 MiB. Options: --conns N, --runs N, and
 --wizard PATH to time another install's console script (a regular, non-editable `pip install .` in a
-scratch venv: the editable install of a development checkout adds a path finder to every start).
+scratch venv: the editable install of a development checkout adds a path finder to every start), and
+--baseline PATH to time another install's `check --json` against it, runs interleaved, as a ratio (how
+a change moved the quiet check: build both installs the same way).
 """
 
 from __future__ import annotations
@@ -201,13 +203,41 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:7.1f}x" if b > 0 else "    n/a"
 
 
+def compare(baseline: Path, wizard: Path, runs: int) -> int:
+    """`check --json` of two installs, alternating run by run so both see the same machine load."""
+    argvs = {"baseline": [str(baseline), "check", "--json"], "this": [str(wizard), "check", "--json"]}
+    walls: dict[str, list[float]] = {k: [] for k in argvs}
+    rss: dict[str, int] = {k: 0 for k in argvs}
+    for argv in argvs.values():
+        run_child(argv)  # warm the page cache
+    for _ in range(runs):
+        for key, argv in argvs.items():
+            wall, rc, peak, err = run_child(argv)
+            if rc not in (0, 1):
+                raise SystemExit(f"{key}: check --json exited {rc}: {err.strip()}")
+            walls[key].append(wall * 1000)
+            rss[key] = max(rss[key], peak)
+    print(f"check --json, {runs} runs each, interleaved (median, min-max ms; peak RSS)")
+    for key in argvs:
+        w = walls[key]
+        print(f"  {key:<9} {statistics.median(w):7.1f}  ({min(w):.1f}-{max(w):.1f})  "
+              f"{rss[key] / 1024:.1f} MiB  {argvs[key][0]}")
+    ratio_ = statistics.median(walls["this"]) / statistics.median(walls["baseline"])
+    print(f"  this / baseline: {ratio_:.2f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conns", type=int, default=10000, help="loopback connections to hold (default 10000)")
     ap.add_argument("--runs", type=int, default=15, help="subprocess runs per measurement (default 15)")
     ap.add_argument("--wizard", type=Path, default=WIZARD,
                     help=f"the mailcow-wizard console script to time (default {WIZARD})")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another install's console script: its check --json against --wizard's, interleaved")
     args = ap.parse_args()
+    if args.baseline is not None:
+        return compare(args.baseline.absolute(), args.wizard.absolute(), args.runs)
     wizard = args.wizard.absolute()
     if not wizard.is_file():
         raise SystemExit(f"no console script at {wizard}")

@@ -67,8 +67,14 @@ def get_spec(check_id: str) -> CheckSpec:
     raise KeyError(check_id)
 
 
+NOT_RUN = "not run: contacts the network (use --online)"
+"""The summary of a network check the person did not allow (its module is not even imported)."""
+
+
 def run_check(spec: CheckSpec, ctx: Context) -> Finding:
     """Run one check; a check that cannot decide becomes `skip` with the reason, never a crash."""
+    if spec.online and ctx.online is None:
+        return Finding(spec.id, Status.SKIP, NOT_RUN, {"online": False})
     try:
         return spec.load()(ctx)
     except WizardError as exc:

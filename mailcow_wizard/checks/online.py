@@ -1,14 +1,16 @@
 """Checks `dns`, `outbound` and `blocklist`: what the rest of the internet sees of this mail server.
 
 They contact other machines, so they run only when the person allowed it (`check --online`, naming
-them with `--only`, or the wizard's Network & DNS step); otherwise each reports `skip`. The probes
-(mailcow_wizard.probes.online) gather the answers; the `evaluate_*` functions here are pure.
+them with `--only`, or the wizard's Network & DNS step); otherwise the registry reports `skip` without
+importing this module (`mailcow_wizard.checks.NOT_RUN`). The probes (mailcow_wizard.probes.online)
+gather the answers; the `evaluate_*` functions here are pure.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mailcow_wizard.checks import NOT_RUN
 from mailcow_wizard.context import Context, OnlineOptions
 from mailcow_wizard.dnsrecords import mail_domain_of, zone_records
 from mailcow_wizard.model import Finding, Status
@@ -27,13 +29,11 @@ from mailcow_wizard.probes.online import (
     ptr_subjects,
 )
 
-NOT_RUN = "not run: contacts the network (use --online)"
-
 
 def _gate(ctx: Context, check_id: str) -> tuple[OnlineOptions, Net] | Finding:
     """The options and the network to ask, or the `skip` that says why this check did not run."""
     online = ctx.online
-    if online is None:
+    if online is None:  # the registry answers this before importing us; a direct call gets the same
         return Finding(check_id, Status.SKIP, NOT_RUN, {"online": False})
     if online.net is not None:
         return online, online.net
