@@ -146,14 +146,21 @@ def quiet_stdout() -> None:
 
 def _run(name: str, args: argparse.Namespace) -> int:
     try:
+        if "mailcow_wizard.interrupts" in sys.modules:  # started as the program (see __init__)
+            sys.modules["mailcow_wizard.interrupts"].ready()  # signals become this function's message
         module = importlib.import_module(f"mailcow_wizard.commands.{name}")
         return int(module.run(args))
     except WizardError as exc:
         print(f"mailcow-wizard: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("mailcow-wizard: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        from mailcow_wizard.interrupts import Interrupted
+
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        how = f" ({exc})" if isinstance(exc, Interrupted) else ""
+        print(f"mailcow-wizard: interrupted{how}; a step already started was finished, none was begun "
+              "after it", file=sys.stderr)
+        return EXIT_INTERRUPTED if signum == 2 else 128 + signum
     except BrokenPipeError:
         # stdout closed early (e.g. `| head`): the reader had enough; not an error.
         quiet_stdout()

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailcow_wizard import interrupts
 from mailcow_wizard.fastrecord import record
 
 if TYPE_CHECKING:
@@ -419,7 +420,7 @@ def write_file(real: Path | str, data: bytes, *, root: Path | str = ROOT, expect
     """
     p = Path(real)
     shown = str(p)
-    with open_dir(p.parent, root, create=True) as d, locked_fd(d):
+    with interrupts.deferred(), open_dir(p.parent, root, create=True) as d, locked_fd(d):
         dfd, name = d.fd, p.name
         clean_stale_temps(dfd)
         got = read_at(dfd, name, shown, read_limit)
@@ -601,7 +602,7 @@ def create_new(real: Path | str, data: bytes, mode: int = 0o644, root: Path | st
 
     Missing parent directories are created; the name appears only with the whole content (link())."""
     p = Path(real)
-    with open_dir(p.parent, root, create=True) as d, locked_fd(d):
+    with interrupts.deferred(), open_dir(p.parent, root, create=True) as d, locked_fd(d):
         why = unsafe_directory(d.chain, os.geteuid())
         if why:
             raise Refused(f"not writing {p}: {why}")

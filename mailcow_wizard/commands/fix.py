@@ -206,6 +206,8 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
             return EXIT_DECLINED
     applied = apply(plan, ctx.host)
     out.write("\n" + applied.render())
+    if applied.outcome is Outcome.INTERRUPTED:
+        return 128 + (applied.signal or 2)
     if applied.outcome is not Outcome.APPLIED:
         return EXIT_USAGE
     wait = args.wait if args.wait is not None else (spec.verify_wait if applied.ran_commands else 0.0)

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Union
 
-from mailcow_wizard import fsio
+from mailcow_wizard import fsio, interrupts
 from mailcow_wizard.conf import read_existing_conf
 from mailcow_wizard.context import Context
 from mailcow_wizard.host import Host
@@ -242,6 +242,8 @@ class Outcome(StrEnum):
     NEEDS_ROOT = "needs root"
     BLOCKED = "blocked"
     MANUAL = "manual"
+    INTERRUPTED = "interrupted"
+    """A signal arrived: the step under way was finished, later ones were not begun."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,8 @@ class ApplyResult:
     """Without root: what to run instead (nothing was changed)."""
     log_path: str | None = None
     log_error: str | None = None
+    signal: int | None = None
+    """The signal that interrupted the run (outcome INTERRUPTED)."""
 
     @property
     def ok(self) -> bool:
@@ -381,14 +385,26 @@ def apply(plan: Plan, host: Host, *, now: datetime | None = None, log: bool = Tr
     else:
         results: list[StepResult] = []
         failed = False
+        stopped_by: int | None = None
         for step in plan.steps:
-            if failed:
+            if failed or stopped_by is not None:
                 results.append(StepResult(step, StepState.NOT_RUN))
                 continue
-            r = _apply_edit(step, host, now) if isinstance(step, FileEdit) else _run_command(step, host)
+            # A signal during a step lets it finish (a file is written whole, a command runs to its
+            # end); then no further step begins.
+            with interrupts.deferred(raise_after=False):
+                r = _apply_edit(step, host, now) if isinstance(step, FileEdit) else _run_command(step, host)
             results.append(r)
             failed = r.state is StepState.FAILED
-        if failed:
+            stopped_by = interrupts.pending()
+        if stopped_by is not None:
+            interrupts.clear()
+            done = sum(1 for r in results if r.state is StepState.DONE)
+            msg = (f"Interrupted by {interrupts.name(stopped_by)}: {done} of {len(results)} step(s) were "
+                   "done (listed below as done), the rest were not begun. Every file is either as it was "
+                   "or as planned.")
+            result = ApplyResult(plan.fix_id, Outcome.INTERRUPTED, tuple(results), msg, signal=stopped_by)
+        elif failed:
             done = sum(1 for r in results if r.state is StepState.DONE)
             at = next(i for i, r in enumerate(results, 1) if r.state is StepState.FAILED)
             msg = (f"Stopped at step {at} of {len(results)}; {done} step(s) before it were done, "
@@ -401,7 +417,12 @@ def apply(plan: Plan, host: Host, *, now: datetime | None = None, log: bool = Tr
             result = ApplyResult(plan.fix_id, Outcome.APPLIED, tuple(results), msg)
     if not log:
         return result
-    return record(plan, result, host)
+    with interrupts.deferred(raise_after=False):  # the log says what was done, even when stopping
+        logged = record(plan, result, host)
+    if interrupts.pending() is not None and logged.signal is None:
+        interrupts.clear()  # a signal while logging: everything was already done; stop after it
+        raise interrupts.Interrupted(2)
+    return logged
 
 
 def record(plan: Plan, result: ApplyResult, host: Host) -> ApplyResult:
