@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-RECORD_KINDS: tuple[str, ...] = ("a", "aaaa", "mx", "spf", "dmarc", "autoconfig", "autodiscover", "srv")
-"""Every kind of record `zone_records` writes, in the order it writes them."""
-
 SPF_POLICY = "v=spf1 mx -all"
 """Only the domain's MX hosts send its mail; everything else fails SPF."""
 
@@ -36,7 +33,8 @@ def zone_records(hostname: str, mail_domain: str | None = None, ipv4: Sequence[s
                  ipv6: Sequence[str] = (), present: Collection[str] = ()) -> list[str]:
     """Zone-file lines for `hostname` serving `mail_domain`, leaving out the kinds in `present`.
 
-    `present` names kinds from RECORD_KINDS that DNS already answers correctly. A and AAAA lines are
+    `present` names the kinds DNS already answers correctly, from: a, aaaa, mx, spf, dmarc, autoconfig,
+    autodiscover, srv (the order the lines come in). A and AAAA lines are
     written for the given addresses only (none given: none written). PTR records are not zone lines
     of the mail domain: the owner of the address (the provider) sets them.
     """

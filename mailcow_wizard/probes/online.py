@@ -26,9 +26,6 @@ DNS_LIFETIME = 1.5
 CONNECT_TIMEOUT = 3.0
 """Seconds one TCP connect (or one DNS exchange on port 53) may take before it counts as `timeout`."""
 
-RESULTS = ("ok", "timeout", "refused", "unresolved", "error")
-"""What one outbound attempt can come to."""
-
 SMTP_PROVIDERS = ("gmail.com", "outlook.com", "gmx.de")
 """Large mail providers whose MX hosts a mail server must reach on port 25."""
 SMTPS_HOSTS = ("smtp.gmail.com", "mail.gmx.net")
@@ -88,7 +85,8 @@ class Lookup:
 
 @record(frozen=True)
 class Attempt:
-    """One connection attempt: `result` is one of RESULTS, `ms` how long it took."""
+    """One connection attempt: `result` is ok, timeout (no answer: dropped), refused (rejected),
+    unresolved (no address for the name) or error (any other failure); `ms` how long it took."""
 
     result: str
     ms: int
@@ -477,15 +475,6 @@ def _dns_target(net: Net, server: str, transport: str) -> Target:
     attempt = net.dns_exchange(server, transport)
     return Target(server, server, 53, "dns", transport, attempt.result, attempt.ms, attempt.reason,
                   "resolver in /etc/resolv.conf")
-
-
-def outbound_plan(nameservers: Sequence[str]) -> list[tuple[str, int, str]]:
-    """What the outbound check contacts, as (what, port, purpose), in the order it reports them."""
-    plan = [(f"MX of {d}", 25, "smtp") for d in SMTP_PROVIDERS]
-    plan += [(h, 465, "smtps") for h in SMTPS_HOSTS]
-    plan += [(h, 443, "https") for h in HTTPS_HOSTS]
-    plan += [(f"{s} (udp and tcp)", 53, "dns") for s in nameservers]
-    return plan
 
 
 def probe_outbound(net: Net) -> list[Target]:
