@@ -70,10 +70,10 @@ STEPS: tuple[str, ...] = ("welcome", "checks", "network", "ports", "remap", "ntp
 """Every wizard step in order; `WizardSession.visible_steps()` leaves out those with nothing to show."""
 
 FIX_SCREENS = {"ports": "ports", "ntp": "ntp", "mtu": "mtu", "hetzner-ipv6": "other", "swap": "other",
-               "firewall": "other", "mail-services": "other"}
+               "firewall": "other", "mail-services": "other", "tools": "other", "ipv6": "other"}
 """Which wizard step shows the fix for a check."""
 
-OTHER_FIX_IDS = ("hetzner-ipv6", "swap", "firewall", "mail-services")
+OTHER_FIX_IDS = ("hetzner-ipv6", "swap", "firewall", "mail-services", "tools", "ipv6")
 """Fixes on the "Other fixes" screen, shown only when their check did not pass."""
 
 PORT_KINDS = ("bare_port", "bind", "port")

@@ -23,7 +23,11 @@ class OtherFixesScreen(StepScreen):
         "Firewall: firewalld/ufw rules in INPUT do not protect Docker containers; the guidance shows "
         "rules for the DOCKER-USER chain. Nothing is changed automatically.\n"
         "Other mail services: another mail server would fight mailcow for its ports; it can be "
-        "stopped and disabled."
+        "stopped and disabled.\n"
+        "Programs mailcow needs: the tools mailcow's own scripts stop without, installed from the "
+        "distribution's packages.\n"
+        "IPv6: Docker's daemon.json gets the keys its version needs for mailcow's IPv6 (other settings "
+        "kept), then Docker restarts."
     )
 
     def on_mount(self) -> None:
