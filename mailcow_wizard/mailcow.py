@@ -85,6 +85,19 @@ def bind_address(value: str) -> str | None:
     return v or None
 
 
+def join_port_spec(address: str | None, port: int | str) -> str:
+    """`PORT`, `IPv4:PORT` or `[IPv6]:PORT` (None: every address): what `split_port_spec` reads."""
+    if not address:
+        return str(port)
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def port_value(variable: str, address: str | None, port: int | str) -> str:
+    """The mailcow.conf value of `variable` that publishes on (address, port). HTTP(S) take a bare
+    port, their address lives in *_BIND; the others carry the address in the value."""
+    return str(port) if variable in BIND_VARIABLES else join_port_spec(address, port)
+
+
 def published_ports(conf: Mapping[str, str], *, as_written: bool = False
                     ) -> dict[str, tuple[str | None, int]]:
     """The (address or None for every address, port) published for each port variable.

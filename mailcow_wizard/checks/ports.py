@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.fastrecord import record
-from mailcow_wizard.mailcow import BIND_VARIABLES, MAIL_PORT_VARIABLES, published_ports
+from mailcow_wizard.mailcow import MAIL_PORT_VARIABLES, port_value, published_ports
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.ports import (
     DOCKER_PROXY,
@@ -96,13 +96,7 @@ def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int
         alts = alternatives.get(port) or []
         if not alts:
             continue
-        alt = alts[0]
-        if address is None or variable in BIND_VARIABLES:
-            value = str(alt)  # HTTP(S) keep their address in HTTP_BIND / HTTPS_BIND
-        elif ":" in address:
-            value = f"[{address}]:{alt}"
-        else:
-            value = f"{address}:{alt}"
+        value = port_value(variable, address, alts[0])
         move = f"Or move mailcow's {variable} to a free port with {variable}={value} in mailcow.conf"
         if variable in MAIL_PORT_VARIABLES:
             lines.append(f"{move} (mail servers and clients expect port {port}, so only do this "

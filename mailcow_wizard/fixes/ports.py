@@ -34,6 +34,8 @@ from mailcow_wizard.mailcow import (
     BIND_VARIABLES,
     MAIL_PORT_VARIABLES,
     PORT_VARIABLES,
+    join_port_spec,
+    port_value,
     published_ports,
     split_port_spec,
 )
@@ -190,13 +192,6 @@ def suggest_free_ports(choice: ConflictChoice, answers: Mapping[str, str] | None
     return [p for p in choice.free_ports if p not in taken][:count]
 
 
-def with_address(address: str | None, port: int | str) -> str:
-    """A port variable's value: `PORT`, `IPv4:PORT` or `[IPv6]:PORT` (None: every address)."""
-    if not address:
-        return str(port)
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 def stop_commands_for(choice: ConflictChoice) -> tuple[Command, ...]:
     """Stop and disable the conflict's owner; empty when it cannot be stopped so."""
     if choice.unit is None:
@@ -226,13 +221,13 @@ def resolve(choice: ConflictChoice, resolution: Resolution | None) -> Resolved:
     if resolution.kind == "move":
         if not value:
             return Resolved(open=f"no free port found near {choice.port}; name one with --set {var}=PORT")
-        return Resolved({var: value if bind_var else with_address(choice.address, value)})
+        return Resolved({var: port_value(var, choice.address, value)})
     if resolution.kind == "bind":
         if not value:
             example = f"{bind_var}=ADDRESS" if bind_var else f"{var}=ADDRESS:{choice.port}"
             return Resolved(open=(f"no other local address is known to be free for port {choice.port}; "
                                   f"name one with --set {example}"))
-        return Resolved({bind_var: value} if bind_var else {var: with_address(value, choice.port)})
+        return Resolved({bind_var: value} if bind_var else {var: join_port_spec(value, choice.port)})
     return Resolved(open=f"unknown choice {resolution.kind!r} (stop, move or bind)")
 
 
@@ -273,7 +268,7 @@ def describe_choices(choices: list[ConflictChoice]) -> str:
         lines.append(f"  stop: {c.stop_hint}")
         if c.free_ports:
             first = c.free_ports[0]
-            value = first if c.variable in BIND_VARIABLES else with_address(c.address, first)
+            value = port_value(c.variable, c.address, first)
             shown = ", ".join(map(str, c.free_ports[:3]))
             lines.append(f"  move: {c.variable}={value} (free now: {shown})")
         if c.free_addresses:
