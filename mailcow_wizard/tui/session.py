@@ -142,6 +142,8 @@ class WizardSession:
         self._generation_reason = ""
         self._checkout: tuple[bool, bool] | None = None
         self.checkout_version: str | None = None
+        self.has_checkout: bool | None = None
+        """Whether the directory holds mailcow-dockerized (its docker-compose.yml), read with the checkout."""
         """Branch and version of the checkout (from its git metadata), read with the checkout."""
         self._base_values: dict[str, str] | None = None
         self._values: dict[str, str] = {}
@@ -188,7 +190,29 @@ class WizardSession:
             self._checkout = (self.ctx.mailcow_dir.is_dir(), bool(self.ctx.conf))
             self.checkout_version = describe_checkout(self.ctx.mailcow_dir, self.ctx.host) \
                 if self._checkout[0] else None
+            self.has_checkout = (self.ctx.mailcow_dir / "docker-compose.yml").is_file()
         return self._checkout
+
+    def clone_command(self) -> str:
+        """The exact command that fetches mailcow-dockerized into the chosen directory."""
+        import shlex
+
+        from mailcow_wizard.fixes.clone import clone_argv
+
+        return shlex.join(clone_argv(self.ctx.mailcow_dir))
+
+    def clone_checkout(self, on_progress: Callable[[str], None]) -> tuple[bool, str]:
+        """Fetch mailcow-dockerized into the chosen directory (blocking; a worker calls it after a yes)."""
+        if self.demo or not self.ctx.host.live or self.dry_run:
+            return False, "not here: the demo, --root and a dry run fetch nothing; run the command yourself"
+        from mailcow_wizard.fixes.clone import clone
+
+        done = clone(self.ctx.mailcow_dir, on_progress)
+        if done[0]:
+            self.change_mailcow_dir(str(self.ctx.mailcow_dir))  # read afresh: now it is a checkout
+            self._checkout = None
+            self.inspect_checkout()
+        return done
 
     @property
     def checkout_if_known(self) -> tuple[bool, bool] | None:

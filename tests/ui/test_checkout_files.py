@@ -60,3 +60,47 @@ def test_welcome_names_branch_and_version_of_a_git_checkout(tmp_path: Path) -> N
     session.inspect_checkout()
     assert session.checkout_version == text
     assert describe_checkout(tmp_path, Host()) is None
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+async def test_welcome_offers_to_fetch_mailcow_and_does_only_after_yes(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+
+    from mailcow_wizard.fixes import clone as clone_module
+    from mailcow_wizard.tui.app import WizardApp
+
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+           "GIT_CONFIG_GLOBAL": "/dev/null"}
+    shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", origin / "docker-compose.yml")
+    for argv in (["init", "-q", "-b", "master"], ["add", "."], ["commit", "-q", "-m", "x"]):
+        subprocess.run(["git", "-C", str(origin), *argv], check=True, env=env, capture_output=True)
+    monkeypatch.setattr(clone_module, "REPOSITORY", f"file://{origin}")  # nothing leaves the machine
+    mdir = tmp_path / "mailcow-dockerized"
+    session = WizardSession(Context(host=Host(), mailcow_dir=mdir, conf={}), environ={"TERM": "xterm"},
+                            read_only=False)
+    app = WizardApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app.screen.query("#clone"):
+                break
+        assert app.screen.query("#clone"), "no offer to fetch mailcow-dockerized"
+        assert f"file://{origin}" in session.clone_command()
+        app.screen.query_one("#clone").press()
+        await pilot.pause(0.2)
+        await pilot.press("n")  # no: nothing fetched
+        await pilot.pause(0.2)
+        assert not mdir.exists()
+        app.screen.query_one("#clone").press()
+        await pilot.pause(0.2)
+        await pilot.press("y")
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if (mdir / "docker-compose.yml").is_file() and not app.screen.query("#clone"):
+                break
+        assert (mdir / "docker-compose.yml").is_file()
+        assert not app.screen.query("#clone"), "the offer stays after the checkout arrived"
+        assert session.has_checkout is True

@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
 from mailcow_wizard.tui.session import GENERATIONS, describe_error
 from mailcow_wizard.tui.widgets.toggles import Choice
 
@@ -162,6 +163,7 @@ class WelcomeScreen(StepScreen):
             return
         self.query_one("#mailcow-dir", Input).value = str(self.session.mailcow_dir)
         self.query_one("#conf-state", Static).update(self._conf_line(found))
+        self._offer_clone()
         generation = self.session.generation
         for g in GENERATIONS:
             button = self.query_one(f"#generation-{g}", RadioButton)
@@ -169,6 +171,51 @@ class WelcomeScreen(StepScreen):
                 button.value = g == generation
         if advance:
             self.wizard.next_step(self.STEP)
+
+    # -- no checkout yet: offer to fetch one ---------------------------------------------------------
+    def _offer_clone(self) -> None:
+        """A button to fetch mailcow-dockerized, only while the directory holds no checkout (mounted late:
+        the first frame stays light)."""
+        s = self.session
+        wanted = s.has_checkout is False and not s.demo
+        existing = self.query("#clone")
+        if wanted and not existing:
+            self.query_one("#conf-state", Static).parent.mount(  # type: ignore[union-attr]
+                Button("Fetch mailcow-dockerized here (git clone)", id="clone", compact=True),
+                after=self.query_one("#conf-state"))
+        elif not wanted and existing:
+            existing.remove()
+
+    @on(Button.Pressed, "#clone")
+    def _clone_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        s = self.session
+        self.app.push_screen(ConfirmScreen(
+            f"Fetch mailcow-dockerized into {s.mailcow_dir}?", yes="Fetch", no="Cancel",
+            changes=[f"run `{s.clone_command()}`",
+                     "downloads mailcow's public repository from GitHub (its default branch)"]),
+            self._clone_answered)
+
+    def _clone_answered(self, yes: bool | None) -> None:
+        if not yes:
+            return
+        self.can_next = False
+        self.set_status("Fetching mailcow-dockerized ...")
+
+        def progress(line: str) -> None:
+            self.app.call_from_thread(self.set_status, line[:72])
+
+        self.run_blocking(lambda: self.session.clone_checkout(progress), self._cloned,
+                          name="Fetching mailcow-dockerized", group="inspect", exclusive=True,
+                          failed=lambda error: self._cloned((False, describe_error(error))))
+
+    def _cloned(self, result: tuple[bool, str]) -> None:
+        done, message = result
+        self.can_next = True
+        self.set_status(message)
+        if done:
+            self._inspected(self.session.checkout_if_known, "", False)
+            self.set_status(message)
 
 
 SCREEN = WelcomeScreen
