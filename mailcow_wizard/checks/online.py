@@ -262,6 +262,10 @@ def evaluate_outbound(targets: list[Target]) -> Finding:
         remedies.append(PORT25_REMEDY)
     elif smtp == "unresolved":
         warns.append("port 25 could not be tried: the providers' mail servers did not resolve")
+    if dns == "unresolved":
+        fails.append("no resolver is configured (no nameserver line in /etc/resolv.conf)")
+        remedies.append("The host needs a resolver to find anything by name: add the provider's nameservers "
+                        "to /etc/resolv.conf (or to the network configuration that writes it).")
     if dns == "blocked":
         fails.append(f"the resolvers do not answer on port 53 ({_describe(by['dns'])})")
         remedies.append("mailcow runs its own resolver (unbound), which needs port 53 (UDP and TCP) to any "

@@ -482,8 +482,13 @@ def probe_outbound(net: Net) -> list[Target]:
     jobs: list[Callable[[], Target]] = [lambda d=d: _mx_target(net, d, 25) for d in SMTP_PROVIDERS]
     jobs += [lambda h=h: _tcp_target(net, h, 465, "smtps") for h in SMTPS_HOSTS]
     jobs += [lambda h=h: _tcp_target(net, h, 443, "https") for h in HTTPS_HOSTS]
-    jobs += [lambda s=s, t=t: _dns_target(net, s, t) for s in net.nameservers() for t in ("udp", "tcp")]
-    return in_parallel(jobs)
+    servers = net.nameservers()
+    jobs += [lambda s=s, t=t: _dns_target(net, s, t) for s in servers for t in ("udp", "tcp")]
+    found = in_parallel(jobs)
+    if not servers:
+        found.append(Target("/etc/resolv.conf", None, 53, "dns", "udp", "unresolved", 0,
+                            "no nameserver is configured", "resolver in /etc/resolv.conf"))
+    return found
 
 
 # -- blocklist ---------------------------------------------------------------------------------------

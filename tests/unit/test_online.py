@@ -197,6 +197,26 @@ def test_outbound_through_canned_net(tmp_path: Path) -> None:
     assert f.status is Status.FAIL and "port 25" in f.summary
 
 
+def test_outbound_without_any_resolver_says_so(tmp_path: Path) -> None:
+    f = check_outbound(ctx_with(CannedNet({}, [V4], nameservers=[]), tmp_path))
+    assert f.status is Status.FAIL and "no resolver is configured" in f.summary
+    assert {t["result"] for t in f.details["targets"]} == {"unresolved"}
+
+
+def test_system_net_reads_resolv_conf_through_the_host(tmp_path: Path) -> None:
+    """The resolvers come from the host's /etc/resolv.conf (here a tree): nothing is sent to list them."""
+    from mailcow_wizard.probes.online import SystemNet
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/resolv.conf").write_text("# comment\nnameserver 192.0.2.53\nnameserver 2001:db8::53\n"
+                                              "search example.org\noptions timeout:5\n")
+    assert SystemNet(Host(tmp_path)).nameservers() == ["192.0.2.53", "2001:db8::53"]
+    missing = SystemNet(Host(tmp_path / "nowhere"))
+    assert missing.nameservers() == []
+    lk = missing.lookup(HOST, "A")
+    assert lk.error == "no-resolver" and "does not exist" in lk.reason
+
+
 @pytest.mark.parametrize(("zone", "answers", "error", "result"), [
     (ZEN, (), "nxdomain", "clean"),
     (ZEN, ("127.0.0.2",), None, "listed"),
