@@ -324,7 +324,7 @@ class CannedNet(Net):
             return Lookup(qname, rdtype, error="nodata" if known else "nxdomain")
         if isinstance(value, str):
             return Lookup(qname, rdtype, error=value, reason=f"{value} (canned)")
-        return Lookup(qname, rdtype, tuple(value))
+        return Lookup(qname, rdtype, tuple(value)) if value else Lookup(qname, rdtype, error="nodata")
 
     def _attempt(self, key: str) -> Attempt:
         result = self.ports.get(key, "ok")
@@ -436,12 +436,12 @@ class Target:
 
 
 def _first_address(net: Net, name: str) -> tuple[str | None, Lookup]:
+    """IPv4 first; IPv6 only for a name that exists without an A record (a failed lookup is not
+    asked twice: that would double the wait when the resolver does not answer)."""
     lk = net.lookup(name, "A")
-    if not lk.answers:
+    if lk.error == "nodata":
         six = net.lookup(name, "AAAA")
-        if six.answers:
-            return six.answers[0], six
-        if lk.error in (None, "nodata"):
+        if six.answers or six.error != "nodata":
             lk = six
     return (lk.answers[0] if lk.answers else None), lk
 

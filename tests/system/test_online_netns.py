@@ -6,7 +6,8 @@ Two namespaces joined by one veth pair and linked to nothing else: `mailhost` (2
 addresses of every server the checks contact (198.51.100.0/24): nsd (Debian's authoritative server) with
 zone files written here for the mail domain, its reverse zones, the providers' domains and Spamhaus-style
 lists, and one process listening on TCP 25, 465 and 443. The mail host's resolver is nsd, through
-/etc/netns/NAME/resolv.conf. nftables rules in the mail host drop (timeout) or reject (refused) ports.
+/etc/netns/NAME/resolv.conf. nftables rules on the internet side drop (timeout) or reject (refused)
+what the mail host sends, as a provider's filter does.
 """
 
 from __future__ import annotations
@@ -165,13 +166,16 @@ class Internet:
         wait_for(lambda: f"{DNS_SERVER}:53" in self.internet.exec(["ss", "-Hlun"]).stdout, 10, "nsd on 53")
         return pid
 
-    def firewall(self, *rules: str) -> None:
-        """nftables rules on the mail host's way out (`tcp dport 25 drop`, `tcp dport 465 reject ...`)."""
-        script = ["table inet mcwtest {", "  chain out {", "    type filter hook output priority 0;",
+    def firewall(self, *rules: str, on_host: bool = False) -> None:
+        """nftables rules where a provider blocks: on the internet side's way in (`tcp dport 25 drop`,
+        `tcp dport 465 reject with tcp reset`), so a dropped packet leaves the host and is never
+        answered. `on_host`: on the mail host's own way out instead (the packet counter)."""
+        ns, hook, chain = (self.mailhost, "output", "out") if on_host else (self.internet, "input", "inp")
+        script = ["table inet mcwtest {", f"  chain {chain} {{", f"    type filter hook {hook} priority 0;",
                   *(f"    {r}" for r in rules), "  }", "}"]
-        path = self.work / "rules.nft"
+        path = self.work / f"rules-{chain}.nft"
         path.write_text("\n".join(script) + "\n")
-        proc = self.mailhost.exec(["nft", "-f", str(path)])
+        proc = ns.exec(["nft", "-f", str(path)])
         assert proc.returncode == 0, proc.stderr
 
     def check(self, *args: str, name: str) -> dict[str, dict[str, Any]]:
@@ -298,6 +302,21 @@ def test_dns_server_down(world: Any) -> None:
     assert found["blocklist"]["status"] == "skip"
 
 
+def test_everything_dropped_ends_in_time(world: Any) -> None:
+    """A firewall that drops every packet out: every lookup and connect runs into its time limit, side
+    by side, and the report says what it could not do (the run's wall time is printed with the rest)."""
+    net = world("good")
+    net.firewall('iifname != "lo" drop')
+    found = net.check(name="everything dropped")
+    assert found["dns"]["status"] == "skip" and "timeout" in found["dns"]["summary"]
+    outbound = found["outbound"]
+    assert outbound["status"] == "fail"
+    results = {(t["purpose"], t["result"]) for t in outbound["details"]["targets"]}
+    assert results == {("smtp", "unresolved"), ("smtps", "unresolved"), ("https", "unresolved"),
+                       ("dns", "timeout")}, results
+    assert found["blocklist"]["status"] == "skip"
+
+
 def test_listed_and_refused_answers(world: Any) -> None:
     bl = world("listed").check(name="listed")["blocklist"]
     assert bl["status"] == "fail" and f"{V4} on ZEN" in bl["summary"]
@@ -317,7 +336,7 @@ def test_check_without_online_sends_no_packet(world: Any) -> None:
     """Every check without --online, in the mail host with a counter on every TCP and UDP packet that
     leaves it: the counter stays at 0. The same counter sees the packets of --online (it counts)."""
     net = world("good")
-    net.firewall('oifname != "lo" meta l4proto { tcp, udp } counter')
+    net.firewall('oifname != "lo" meta l4proto { tcp, udp } counter', on_host=True)
 
     def packets() -> int:
         out = net.mailhost.exec(["nft", "list", "chain", "inet", "mcwtest", "out"]).stdout

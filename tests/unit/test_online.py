@@ -197,6 +197,24 @@ def test_outbound_through_canned_net(tmp_path: Path) -> None:
     assert f.status is Status.FAIL and "port 25" in f.summary
 
 
+def test_a_failed_lookup_is_not_asked_again_for_ipv6(tmp_path: Path) -> None:
+    """A resolver that does not answer costs one time limit per name, not two (A, then AAAA)."""
+    asked: list[tuple[str, str]] = []
+
+    class Counting(CannedNet):
+        def lookup(self, name: str, rdtype: str) -> Lookup:
+            asked.append((name, rdtype))
+            return super().lookup(name, rdtype)
+
+    records = {"github.com a": "timeout", "registry-1.docker.io a": [],
+               "registry-1.docker.io aaaa": ["2001:db8::80"]}
+    f = check_outbound(ctx_with(Counting(records, [V4]), tmp_path))
+    assert ("github.com", "AAAA") not in asked and ("registry-1.docker.io", "AAAA") in asked
+    by_host = {t["host"]: t for t in f.details["targets"]}
+    assert by_host["github.com"]["result"] == "unresolved" and "timeout" in by_host["github.com"]["reason"]
+    assert by_host["registry-1.docker.io"]["address"] == "2001:db8::80"
+
+
 def test_outbound_without_any_resolver_says_so(tmp_path: Path) -> None:
     f = check_outbound(ctx_with(CannedNet({}, [V4], nameservers=[]), tmp_path))
     assert f.status is Status.FAIL and "no resolver is configured" in f.summary
