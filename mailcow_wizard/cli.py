@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from mailcow_wizard import __version__
 from mailcow_wizard.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, WizardError
+from mailcow_wizard.safetext import visible
 
 SUBCOMMANDS = {
     "check": "Check this host against mailcow's prerequisites (read-only).",
@@ -151,7 +152,7 @@ def _run(name: str, args: argparse.Namespace) -> int:
         module = importlib.import_module(f"mailcow_wizard.commands.{name}")
         return int(module.run(args))
     except WizardError as exc:
-        print(f"mailcow-wizard: error: {exc}", file=sys.stderr)
+        print(f"mailcow-wizard: error: {visible(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         from mailcow_wizard.interrupts import Interrupted
@@ -169,11 +170,11 @@ def _run(name: str, args: argparse.Namespace) -> int:
         from mailcow_wizard.fsio import Refused
 
         if isinstance(exc, Refused):  # the write core said no (a link, a busy lock, an unsafe directory)
-            print(f"mailcow-wizard: error: {exc}", file=sys.stderr)
+            print(f"mailcow-wizard: error: {visible(exc)}", file=sys.stderr)
             return EXIT_USAGE
         if os.environ.get("MAILCOW_WIZARD_DEBUG"):
             raise
-        print(f"mailcow-wizard: internal error: {type(exc).__name__}: {exc}\n"
+        print(f"mailcow-wizard: internal error: {type(exc).__name__}: {visible(exc)}\n"
               "Run again with MAILCOW_WIZARD_DEBUG=1 to see the traceback.", file=sys.stderr)
         return EXIT_USAGE
 

@@ -16,6 +16,7 @@ from mailcow_wizard.commands.options import make_context
 from mailcow_wizard.context import OnlineOptions
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, UsageError
 from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.safetext import visible
 
 JSON_VERSION = 1
 
@@ -115,12 +116,12 @@ def render_plain(findings: list[Finding], out: TextIO) -> None:
     ascii_only = not _utf8(out)
     titles = {spec.id: spec.title for spec in CHECKS}
     for f in findings:
-        out.write(f"{f.status.label(ascii_only)}  {titles.get(f.id, f.id):<26}{f.summary}\n")
+        out.write(f"{f.status.label(ascii_only)}  {titles.get(f.id, f.id):<26}{visible(f.summary)}\n")
     problems = _problems(findings)
     if problems:
         out.write("\nWhat to do\n")
         for f in problems:
-            out.write(f"\n{f.status.label(ascii_only)} {f.id}: {f.summary}\n{f.remedy}\n")
+            out.write(f"\n{f.status.label(ascii_only)} {f.id}: {visible(f.summary)}\n{visible(f.remedy)}\n")
             if f.fix:
                 out.write(f"{_fix_label(f.fix)}: mailcow-wizard fix {f.fix}\n")
     out.write(f"\n{_counts_line(findings)}\n")
@@ -141,16 +142,16 @@ def render_rich(findings: list[Finding]) -> None:
     table.add_column("summary", overflow="fold")
     for f in findings:
         table.add_row(f"[{f.status.style}]{f.status.label(ascii_only)}[/]", escape(titles.get(f.id, f.id)),
-                      escape(f.summary))
+                      escape(visible(f.summary)))
     console.print(table)
     problems = _problems(findings)
     if problems:
         console.print("\n[bold]What to do[/bold]")
         for f in problems:
             console.print(f"\n[{f.status.style}]{f.status.label(ascii_only)}[/] [bold]{escape(f.id)}[/bold]: "
-                          f"{escape(f.summary)}", soft_wrap=True)
+                          f"{escape(visible(f.summary))}", soft_wrap=True)
             # Remedies carry their own line breaks (commands must not be re-wrapped).
-            console.print(escape(f.remedy), soft_wrap=True)
+            console.print(escape(visible(f.remedy)), soft_wrap=True)
             if f.fix:
                 console.print(f"[dim]{_fix_label(f.fix)}:[/dim] mailcow-wizard fix {escape(f.fix)}")
     console.print(f"\n{_counts_line(findings)}")

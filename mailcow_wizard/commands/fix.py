@@ -41,6 +41,7 @@ from mailcow_wizard.fixes.swap import (
     swap_size_problem,
 )
 from mailcow_wizard.model import Status
+from mailcow_wizard.safetext import visible
 
 CHOICES = ("stop", "move", "bind")
 
@@ -164,7 +165,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
     out = sys.stdout
     if (fix_id == "ports" and plan.blocked and options.choice is None and not options.sets
             and not dry_run and not args.yes and sys.stdin.isatty()):
-        out.write(plan.render())
+        out.write(visible(plan.render()))
         picked = _ask_choice()
         if picked is None:
             out.write("Nothing was changed.\n")
@@ -173,7 +174,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
         plan = plan_fix(fix_id, ctx, options)
         out.write("\n")
     _lock_edits(plan, ctx, locks)
-    out.write(plan.render())
+    out.write(visible(plan.render()))
     out.flush()
 
     if not plan.automatic or plan.blocked:
@@ -181,7 +182,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
             write_log(f"fix {fix_id} (plan only, {ctx.host!r})", plan.render(), ctx.host)
         if not plan.automatic:
             result = verify(fix_id, ctx)
-            out.write("\n" + result.render())
+            out.write("\n" + visible(result.render()))
             return EXIT_OK if result.passed else EXIT_FAILED
         print("\nThe fix could not be applied here; nothing was changed.", file=sys.stderr)
         return EXIT_USAGE
@@ -190,11 +191,11 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
         return EXIT_OK
     if plan.nothing_to_do:
         result = verify(fix_id, ctx)
-        out.write("\n" + result.render())
+        out.write("\n" + visible(result.render()))
         return EXIT_OK if result.passed else EXIT_FAILED
     if not may_change(ctx.host):
         applied = apply(plan, ctx.host)
-        out.write("\n" + applied.render())
+        out.write("\n" + visible(applied.render()))
         return EXIT_USAGE
     if not args.yes:
         if not sys.stdin.isatty():
@@ -205,7 +206,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
             out.write("Nothing was changed.\n")
             return EXIT_DECLINED
     applied = apply(plan, ctx.host)
-    out.write("\n" + applied.render())
+    out.write("\n" + visible(applied.render()))
     if applied.outcome is Outcome.INTERRUPTED:
         return 128 + (applied.signal or 2)
     if applied.outcome is not Outcome.APPLIED:
@@ -215,7 +216,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
         out.write(f"Waiting up to {wait:g} s for the check to pass...\n")
         out.flush()
     result = verify(fix_id, ctx, wait=wait)
-    out.write(result.render())
+    out.write(visible(result.render()))
     if applied.skipped_commands and not result.passed:
         out.write("The skipped commands still have to run on the real host before the check can pass.\n")
     if not result.passed and result.finding.status is Status.SKIP:

@@ -18,6 +18,7 @@ from mailcow_wizard import fsio
 from mailcow_wizard.commands.options import is_secret_name
 from mailcow_wizard.errors import EXIT_OK, UsageError
 from mailcow_wizard.mailcow import GENERATIONS
+from mailcow_wizard.safetext import visible
 
 if TYPE_CHECKING:
     from mailcow_wizard.context import Context
@@ -123,7 +124,7 @@ def _plan_and_write(args: argparse.Namespace, mdir: Path, ctx: Context, answers:
     err = sys.stderr
     print(f"mailcow generation: {plan.generation} ({plan.generation_reason})", file=err)
     for note in [*preset_notes, *plan.notes]:
-        print(f"note: {note}", file=err)
+        print(f"note: {visible(note)}", file=err)
     for rec in plan.recommendations:
         if rec.key in plan.applied:
             state = "set" if not rec.forced else "forced"
@@ -133,7 +134,7 @@ def _plan_and_write(args: argparse.Namespace, mdir: Path, ctx: Context, answers:
             state = "not applied (use --accept-recommendations)"
         print(f"recommendation: {rec.key}={rec.value} [{state}]: {rec.reason}", file=err)
     for issue in plan.warnings:
-        print(f"warning: {issue.message}", file=err)
+        print(f"warning: {visible(issue.message)}", file=err)
     file_errors = [i for i in plan.errors if i.key == plan.path.name]
     if file_errors:
         # The file itself is unusable (a symlink, not a regular file): its keys were never read, so

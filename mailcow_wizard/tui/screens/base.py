@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from mailcow_wizard.tui.widgets.nav import NavButton
+from mailcow_wizard.tui.widgets.plain import plain
 from mailcow_wizard.tui.workers import BlockingWork
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class StepScreen(BlockingWork, Screen[None]):
 
     def set_status(self, text: str) -> None:
         """One line of status beside the Back/Next buttons (why Next is disabled, progress)."""
-        self.query_one("#nav-status", Static).update(text)
+        self.query_one("#nav-status", Static).update(plain(text))
 
     def on_nav_button_pressed(self, event: NavButton.Pressed) -> None:
         if event.button.id == "next":

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.plain import plain
 from mailcow_wizard.tui.widgets.toggles import Choice
 
 CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
@@ -96,7 +97,7 @@ class PortsScreen(StepScreen):
             rows = [c for c in self.session.conflicts() if c.variable == variable]
             owners = ", ".join(dict.fromkeys(f"{c.process or '?'} ({c.pid})" if c.pid else (c.process or "?")
                                              for c in rows))
-            table.add_row(str(rows[0].port), fit(variable, widths[1]), fit(owners, widths[2]), "",
+            table.add_row(str(rows[0].port), fit(variable, widths[1]), plain(fit(owners, widths[2])), "",
                           key=variable)
         table.focus()
         self._show_conflict()

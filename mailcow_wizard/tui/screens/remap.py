@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.plain import plain
 from mailcow_wizard.tui.widgets.validators import ConfValidator
 
 HINTS = {
@@ -82,7 +83,7 @@ class RemapScreen(StepScreen):
         for key in keys:
             msgs = list(dict.fromkeys(by_key[key]))
             static = self.query_one(f"#msg-{key}", Static)
-            static.update("\n".join(msgs))
+            static.update(plain("\n".join(msgs)))
             static.set_class(bool(msgs), "shown")
             field = self.query_one(f"#field-{key}", Input)
             field.set_class(any(m.startswith("✘") for m in msgs), "-invalid")

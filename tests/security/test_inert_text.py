@@ -1,0 +1,114 @@
+"""Text from the host or the user is data: terminal escapes, bidi marks and Rich/Textual markup in a
+process name or a typed value are shown inert, in the CLI and in the wizard; JSON keeps them exact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from mailcow_wizard.context import Context
+from mailcow_wizard.demo import make_demo_context
+from mailcow_wizard.host import Host
+from mailcow_wizard.safetext import visible
+from mailcow_wizard.tui.app import WizardApp
+from mailcow_wizard.tui.session import WizardSession
+from tests.conftest import HOSTS, MAILCOW_FIXTURES
+from tests.security.conftest import wizard
+from tests.ui.test_flow import ENV, SIZE, wait_for
+
+HOSTILE = "[/x]\x1b]0;owned\x07\u202eevil"
+
+
+@pytest.fixture
+def hostile_host(tmp_path: Path) -> Path:
+    """ports-exim, with the process on port 25 named with an escape, a bidi override and markup."""
+    root = tmp_path / "root"
+    shutil.copytree(HOSTS / "ports-exim", root, symlinks=True)
+    (root / "proc/812/comm").write_text(HOSTILE + "\n")
+    (root / "proc/812/cmdline").write_bytes(HOSTILE.encode() + b"\0")
+    return root
+
+
+def test_visible_shows_controls_and_bidi_as_escapes() -> None:
+    assert visible("a\x1b]0;t\x07b") == "a\\x1b]0;t\\x07b"
+    assert visible("x\u202ey") == "x\\u202ey"
+    assert visible("Grüße [/x]\n") == "Grüße [/x]\n"
+    assert visible("a\nb", newlines=False) == "a\\x0ab"
+
+
+@pytest.mark.parametrize("args", [["check", "--only", "ports"], ["fix", "ports", "--dry-run"]])
+def test_cli_prints_hostile_names_inert(hostile_host: Path, tmp_path: Path, args: list[str]) -> None:
+    out = wizard(*args, "--root", str(hostile_host), "--mailcow-dir", str(tmp_path))
+    text = out.stdout + out.stderr
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert "Traceback" not in text
+    if args[0] == "check":
+        assert "[/x]\\x1b]0;owned\\x07\\u202eevil" in text
+
+
+def test_json_keeps_the_exact_name(hostile_host: Path, tmp_path: Path) -> None:
+    out = wizard("check", "--json", "--only", "ports", "--root", str(hostile_host),
+                 "--mailcow-dir", str(tmp_path))
+    assert "\x1b" not in out.stdout  # escaped by JSON itself
+    assert HOSTILE in json.loads(out.stdout)["checks"][0]["summary"]  # and exact once read
+
+
+async def test_wizard_shows_a_hostile_process_name_without_crashing(hostile_host: Path,
+                                                                   tmp_path: Path) -> None:
+    mdir = tmp_path / "mailcow-dockerized"
+    mdir.mkdir()
+    shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", mdir / "docker-compose.yml")
+    session = WizardSession(Context(Host(hostile_host, live=False), mdir, {}), environ=ENV)
+    app = WizardApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(8):
+            await pilot.pause(0.05)
+            if app.current_step in ("ports", "remap"):
+                break
+            await wait_for(pilot, lambda: getattr(app.screen, "can_next", False), "Next")
+            await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.current_step == "ports" and app.screen.is_mounted, "ports")
+        await pilot.pause(0.2)
+        assert app.is_running and app._exception is None  # noqa: SLF001
+
+
+async def test_typing_markup_into_every_field_is_taken_as_text() -> None:
+    """`[/x]` typed into every Input of every step the demo shows: no MarkupError, the field holds it."""
+    ctx, base = make_demo_context()
+    session = WizardSession(ctx, demo=True, demo_dir=base, environ=ENV)
+    app = WizardApp(session)
+    typed = 0
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(12):
+                await pilot.pause(0.1)
+                for field in list(app.screen.query(Input)):
+                    if not field.display or field.disabled:
+                        continue
+                    before = field.value
+                    field.focus()
+                    await pilot.press("end", "[", "/", "x", "]", "[", "b", "]")
+                    await pilot.pause(0.05)
+                    assert app.is_running and app._exception is None  # noqa: SLF001
+                    # Taken as text, or (fields that accept only digits) not taken at all.
+                    assert field.value.endswith("[/x][b]") or field.value == before, field.value
+                    typed += field.value.endswith("[/x][b]")
+                    field.value = before
+                    await pilot.pause(0.05)
+                if app.current_step == "review":
+                    break
+                if app.current_step == "config":
+                    app.screen.query_one("#hostname", Input).value = "mx1.example.org"
+                before_step = app.current_step
+                await wait_for(pilot, lambda: getattr(app.screen, "can_next", False), "Next")
+                await pilot.press("ctrl+n")
+                await wait_for(pilot, lambda b=before_step: app.current_step != b and app.screen.is_mounted,
+                               "the next step")
+            assert app._exception is None  # noqa: SLF001
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert typed >= 5
