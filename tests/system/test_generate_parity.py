@@ -131,6 +131,8 @@ def _compare(src: Path, tmp_path: Path) -> None:
         os.unlink(ours / ".env")  # the tarball ships the link; a fresh clone has none
     done = _run_ours(ours)
     assert done.returncode == 0, done.stderr
+    for name in ("cert.pem", "dhparams.pem", "worker-controller-password.inc", ".env -> mailcow.conf"):
+        assert name in done.stdout, f"generate does not say it created {name}"
     missing = sorted(p for p in created if not os.path.lexists(ours / p))
     assert not missing, f"mailcow's generator makes these, ours does not: {missing}"
     assert os.readlink(ours / ".env") == "mailcow.conf"
