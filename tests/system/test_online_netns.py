@@ -332,6 +332,22 @@ def test_refused_answers_are_never_listed(world: Any) -> None:
     assert all(q["meaning"] == "cannot tell (query refused)" for q in bl["details"]["queries"])
 
 
+@pytest.mark.parametrize("minor", ["3.9", "3.13"])
+def test_the_one_file_program_on_the_oldest_and_newest_python(world: Any, minor: str) -> None:
+    """dist/mailcow-wizard.pyz (one copy of dnspython for every Python) run by Python 3.9 and 3.13."""
+    from tests.system.test_pyz import PYZ, interpreter, pyz_env
+
+    if not PYZ.is_file():
+        pytest.skip(f"{PYZ} is not built (run scripts/build-pyz)")
+    python = interpreter(minor)
+    net = world("good")
+    proc = net.mailhost.exec([python, str(PYZ), "check", "--online", "--json", "--only",
+                              "dns,outbound,blocklist", "--hostname", HOST, "--mailcow-dir", str(net.work)],
+                             env=pyz_env())
+    found = check_json(proc)
+    assert [found[i]["status"] for i in ("dns", "outbound", "blocklist")] == ["pass", "pass", "pass"], found
+
+
 def test_check_without_online_sends_no_packet(world: Any) -> None:
     """Every check without --online, in the mail host with a counter on every TCP and UDP packet that
     leaves it: the counter stays at 0. The same counter sees the packets of --online (it counts)."""
