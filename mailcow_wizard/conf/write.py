@@ -372,9 +372,13 @@ def plan_conf(mailcow_dir: Path | str, host: Host | None = None, *, generation: 
 # -- the write ----------------------------------------------------------------------------------------
 
 def _verify(tmp: Path, expected: Mapping[str, str]) -> None:
+    import io
+
     from dotenv import dotenv_values
 
-    got = dict(dotenv_values(tmp))
+    # Bytes that are not UTF-8 (a Latin-1 comment) are kept as they are, as everywhere in the engine.
+    text = tmp.read_bytes().decode("utf-8", "surrogateescape")
+    got = dict(dotenv_values(stream=io.StringIO(text)))
     if got != dict(expected):
         bad = sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
         raise ConfError(f"the new file does not read back as intended ({', '.join(bad[:5])}); "

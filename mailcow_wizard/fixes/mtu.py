@@ -17,9 +17,11 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from mailcow_wizard.context import Context
+from mailcow_wizard.errors import ParseError
 from mailcow_wizard.fixes.base import FixOptions, Plan, file_edit_at, read_current, shown_path
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.network import probe_mtu
+from mailcow_wizard.probes.override import load_override, mailcow_network_opts
 
 OVERRIDE = "docker-compose.override.yml"
 NETWORK = "mailcow-network"
@@ -75,6 +77,13 @@ def merge_mtu(text: str | None, mtu: int) -> str:
         head = text or ""
         return (head + "# MTU of mailcow's network, set by mailcow-wizard\n"
                 f"networks:\n  {NETWORK}:\n    driver_opts:\n      {MTU_OPT}: {mtu}\n")
+    try:
+        parsed = load_override(text)  # the limits and the reading `check mtu` uses
+    except ParseError as exc:
+        raise ValueError(str(exc)) from exc
+    _opts, shared = mailcow_network_opts(parsed)
+    if shared:
+        raise ValueError(shared)
     layout = INDENTS[0]
     for candidate in INDENTS:
         try:

@@ -10,7 +10,6 @@ Under --root only the files can answer: ROOT/sys/class/net/IFACE/mtu.
 from __future__ import annotations
 
 import fcntl
-import re
 import socket
 import struct
 from collections.abc import Callable
@@ -203,54 +202,21 @@ def probe_mtu(host: Host, ioctl: Callable[[str], int] = ioctl_mtu) -> MtuFacts:
 
 # -- mailcow's own network MTU ---------------------------------------------------------------------
 
-OVERRIDE_FILE = "docker-compose.override.yml"
-_MTU_OPT = re.compile(r"""com\.docker\.network\.driver\.mtu["']?\s*:\s*["']?([^"'\s,}#]+)""")
-
-
 def parse_override_mtu(text: str) -> int | None:
-    """The MTU a compose override gives `mailcow-network` (None when it sets none).
+    """The MTU a compose override gives `mailcow-network` (None when it sets none), read by the one
+    override reader the mtu fix uses too."""
+    from mailcow_wizard.probes.override import override_mtu
 
-    A light scan rather than a YAML parser: the check path stays fast, and the block we look for
-    (networks -> mailcow-network -> driver_opts) is what the mtu fix writes.
-    """
-    if "\x00" in text:
-        raise ParseError("compose override contains binary data")
-    block: list[str] = []
-    top = second = ""
-    second_indent: int | None = None
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent == 0:
-            top, second, second_indent = line.split(":", 1)[0].strip(), "", None
-            continue
-        if top != "networks":
-            continue
-        if second_indent is None or indent <= second_indent:
-            second_indent = indent
-            second = line.split(":", 1)[0].strip().strip("'\"")
-            rest = line.split(":", 1)[1] if ":" in line else ""
-            if second == "mailcow-network":
-                block.append(rest)
-            continue
-        if second == "mailcow-network":
-            block.append(line)
-    match = _MTU_OPT.search("\n".join(block))
-    if not match:
-        return None
-    value = match.group(1)
-    if not value.isascii() or not value.isdigit() or not 68 <= int(value) <= 65535:
-        raise ParseError(f"{OVERRIDE_FILE}: mailcow-network MTU {value!r} is not a number from 68 to 65535")
-    return int(value)
+    return override_mtu(text)
 
 
 def probe_override_mtu(mailcow_dir: Path) -> int | None:
     """The MTU already configured for mailcow's network in the checkout's override file, if any."""
+    from mailcow_wizard.probes.override import MAX_BYTES, OVERRIDE_FILE
+
     path = mailcow_dir / OVERRIDE_FILE
     try:
-        text = read_text(path)
+        text = read_text(path, MAX_BYTES + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
