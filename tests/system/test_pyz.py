@@ -233,9 +233,12 @@ def test_nobody_with_debians_python_and_a_read_only_home(pyz: Path, public: Path
     cache = tmpdir / f"mailcow-wizard-{_uid('nobody')}"
     (site,) = unpacked(cache)
     assert cache.stat().st_uid == _uid("nobody") and (cache.stat().st_mode & 0o777) == 0o700
+    checkout = public / "mailcow-dockerized"
+    checkout.mkdir(mode=0o755)
+    shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", checkout)
+    os.chmod(checkout / "docker-compose.yml", 0o644)
     again = run_pyz("/usr/bin/python3", file, "generate", "--dry-run", "--hostname", "mail.example.org",
-                    "--timezone", "UTC", "--mailcow-dir", str(MAILCOW_FIXTURES / "current"), env=env,
-                    user="nobody")
+                    "--timezone", "UTC", "--mailcow-dir", str(checkout), env=env, user="nobody")
     assert again.returncode == 0, again.stderr
     assert unpacked(cache) == [site]
 
