@@ -85,7 +85,14 @@ def test_demo_walkthrough_writes_mailcow_conf(pane: TmuxPane, tmp_path: Path) ->
     assert "exim4" in screen and "FAIL" in screen
     pane.send("C-n")
 
-    screen = pane.wait_for(step_is(3, "Port conflicts"), 15)
+    # Network & DNS: nothing is contacted until r; the demo's answers are canned.
+    screen = pane.wait_for(lambda s: step_is(3, "Network & DNS")(s) and "TCP 25" in s, 15)
+    assert "Nothing is sent until you press r" in screen
+    pane.send("r")
+    pane.wait_for(lambda s: "Run again (r)" in s and "WARN  DNS records" in s, 15)
+    pane.send("C-n")
+
+    screen = pane.wait_for(step_is(4, "Port conflicts"), 15)
     assert "exim4.service" in screen and "nginx.service" in screen
     pane.send("Tab")
     choose(pane, "Stop and disable exim4.service")
@@ -95,28 +102,28 @@ def test_demo_walkthrough_writes_mailcow_conf(pane: TmuxPane, tmp_path: Path) ->
     pane.wait_for("All conflicts resolved", 5)
     pane.send("C-n")
 
-    screen = pane.wait_for(lambda s: step_is(4, "Ports")(s) and "8443" in s, 15)
+    screen = pane.wait_for(lambda s: step_is(5, "Ports")(s) and "8443" in s, 15)
     assert re.search(r"HTTP_PORT\s+8080", screen) and re.search(r"SMTP_PORT\s+25\b", screen)
     pane.send("C-n")
 
-    pane.wait_for(lambda s: step_is(5, "Clock (NTP)")(s) and "timesyncd.conf" in s, 15)
+    pane.wait_for(lambda s: step_is(6, "Clock (NTP)")(s) and "timesyncd.conf" in s, 15)
     pane.send("C-n")
     # A fix is planned once its panel has shown the plan (ticked): wait for that before going on.
-    pane.wait_for(lambda s: step_is(6, "Network MTU")(s) and "1450" in s and planned(s), 15)
+    pane.wait_for(lambda s: step_is(7, "Network MTU")(s) and "1450" in s and planned(s), 15)
     pane.send("C-n")
-    pane.wait_for(lambda s: step_is(7, "Other fixes")(s) and "eth0:0" in s and planned(s), 15)
+    pane.wait_for(lambda s: step_is(8, "Other fixes")(s) and "eth0:0" in s and planned(s), 15)
     pane.send("C-n")
 
-    pane.wait_for(lambda s: step_is(8, "Configuration")(s) and "MAILCOW_HOSTNAME" in s, 15)
+    pane.wait_for(lambda s: step_is(9, "Configuration")(s) and "MAILCOW_HOSTNAME" in s, 15)
     pane.type("mx1.example.org")
     pane.wait_for(lambda s: "mx1.example.org" in s and "is required" not in s, 5)
     pane.send("C-n")
 
     # The Review lists the fixes still planned before anything is written.
-    pane.wait_for(lambda s: step_is(9, "Review")(s) and "Synchronise the clock" in s, 15)
+    pane.wait_for(lambda s: step_is(10, "Review")(s) and "Synchronise the clock" in s, 15)
     pane.send("C-n")
 
-    screen = pane.wait_for(lambda s: step_is(10, "Done")(s) and "Written" in s, 30)
+    screen = pane.wait_for(lambda s: step_is(11, "Done")(s) and "Written" in s, 30)
     pane.send("C-n")  # Quit
     pane.wait_for(lambda s: "mailcow-wizard: wrote" in s, 15)
     final = pane.capture(join=True)
