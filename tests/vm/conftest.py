@@ -4,6 +4,10 @@ Every test gets a guest restored from the same saved machine (the image with thi
 installed), so no test sees another's changes. Tests here carry the `vm` marker (`-m vm` runs only
 them, `-m "not vm"` leaves them out) and skip, with the reason, where qemu cannot run: not root, or the
 programs .ci/run installs are missing.
+
+They take a quarter of an hour on a busy 2-core machine and only one guest runs at a time, so a plain
+`pytest` runs them only in CI (CI=true, as .ci/run has it), when asked for with `-m vm`, or with
+MCW_VM=1; otherwise they skip and say so.
 """
 
 from __future__ import annotations
@@ -28,9 +32,15 @@ NEEDED = ("qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "ssh", "
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
+    wanted = (os.environ.get("CI") == "true" or os.environ.get("MCW_VM") == "1"
+              or "vm" in (config.getoption("markexpr", "") or ""))
+    later = pytest.mark.skip(reason="the VM tests run in CI (CI=true), with -m vm or with MCW_VM=1 "
+                             "(about 15 minutes on a busy 2-core machine)")
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.vm)
+            if not wanted:
+                item.add_marker(later)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

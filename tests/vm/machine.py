@@ -240,6 +240,11 @@ class Guest:
                 raise VmError(f"no ssh answer within {limit:.0f} s; console:\n{self.console_tail()}")
             time.sleep(0.5)
 
+    def reconnect(self, limit: float = 90) -> None:
+        """A new ssh connection (after something in the guest may have cut the old one)."""
+        self._ssh_exit()
+        self.wait_ssh(limit)
+
     def boot_id(self) -> str:
         return self.sh("cat /proc/sys/kernel/random/boot_id").stdout.strip()
 
