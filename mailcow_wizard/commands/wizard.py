@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             from mailcow_wizard.demo import remove_demo_copy
 
             remove_demo_copy(session.demo_dir)
+            print("mailcow-wizard: nothing was written; the demo's copy of its sample host is removed.")
     elif not changed and result != 0:
         print("mailcow-wizard: nothing was written or changed.")
     if w is not None and w.written:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,22 +51,25 @@ def planned(screen: str) -> bool:
     return re.search(r"X\S?\s*Apply when I confirm the Review", screen) is not None
 
 
+CHOICES = ("Stop and disable", "Move mailcow's", "Bind")
+"""The choice rows of the Port conflicts step, in order (Tab lands on the first)."""
+
+
 def choose(pane: TmuxPane, label: str) -> None:
-    """In the focused radio set, select the choice whose line contains `label` (bounded tries)."""
-    for _ in range(4):
-        pane.send("Enter")
-        try:
-            pane.wait_for(lambda s: any("●" in line and label in line for line in s.splitlines()), 3)
-            return
-        except Exception:  # noqa: BLE001 - the highlight was on another choice: move and retry
-            pane.send("Up")
-    pane.wait_for(lambda s: any("●" in line and label in line for line in s.splitlines()), 3)
+    """From the first choice row, go down to the one whose text starts like `label` and press it."""
+    index = next(i for i, start in enumerate(CHOICES) if label.startswith(start))
+    for key in [*(["Tab"] * index), "Enter"]:
+        time.sleep(0.3)  # a person's pace: the focus lands on a row before the next key
+        pane.send(key)
+    pane.wait_for(lambda s: any("●" in line and label in line for line in s.splitlines()), 5)
 
 
-def resolve_conflict(pane: TmuxPane, row: int, label: str, first: bool = False) -> None:
-    """Highlight the conflict in `row` of the table, then pick the choice `label` for it."""
-    if not first:
+def resolve_conflict(pane: TmuxPane, row: int, label: str, focus_on: int = 0) -> None:
+    """Highlight the conflict in `row` of the table, then pick the choice `label` for it
+    (`focus_on`: the choice row the focus is on now; Shift+Tab goes back through the rows above)."""
+    for _ in range(focus_on + 1):
         pane.send("BTab")  # back from the choices to the table
+        time.sleep(0.3)
     pane.send("Home", *(["Down"] * row))
     pane.send("Tab")
     choose(pane, label)
@@ -82,7 +86,9 @@ def test_demo_walkthrough_writes_mailcow_conf(pane: TmuxPane, tmp_path: Path) ->
 
     # The checks run in the background; Next waits until every row has its verdict.
     screen = pane.wait_for(lambda s: step_is(2, "System checks")(s) and " fail," in s, 60)
-    assert "exim4" in screen and "FAIL" in screen
+    assert "FAIL" in screen
+    pane.send("End")  # the ports row is below the fold at 80x24
+    pane.wait_for(lambda s: "exim4" in s and "(Next >)" not in s, 15)  # Next once the answers are read
     pane.send("C-n")
 
     # Network & DNS: nothing is contacted until r; the demo's answers are canned.
@@ -92,13 +98,14 @@ def test_demo_walkthrough_writes_mailcow_conf(pane: TmuxPane, tmp_path: Path) ->
     pane.wait_for(lambda s: "Run again (r)" in s and "WARN  DNS records" in s, 15)
     pane.send("C-n")
 
-    screen = pane.wait_for(step_is(4, "Port conflicts"), 15)
-    assert "exim4.service" in screen and "nginx.service" in screen
+    # The unit to stop is named once the listeners were looked at.
+    screen = pane.wait_for(lambda s: step_is(4, "Port conflicts")(s) and "exim4.service" in s, 15)
+    assert "exim4.service" in screen and "nginx" in screen
     pane.send("Tab")
     choose(pane, "Stop and disable exim4.service")
-    resolve_conflict(pane, 2, "Move mailcow's HTTP_PORT")
+    resolve_conflict(pane, 1, "Move mailcow's HTTP_PORT")
     pane.wait_for("HTTP_PORT moves to 8080", 5)
-    resolve_conflict(pane, 4, "Move mailcow's HTTPS_PORT")
+    resolve_conflict(pane, 2, "Move mailcow's HTTPS_PORT", focus_on=1)
     pane.wait_for("All conflicts resolved", 5)
     pane.send("C-n")
 
@@ -119,9 +126,11 @@ def test_demo_walkthrough_writes_mailcow_conf(pane: TmuxPane, tmp_path: Path) ->
     pane.wait_for(lambda s: "mx1.example.org" in s and "is required" not in s, 5)
     pane.send("C-n")
 
-    # The Review lists the fixes still planned before anything is written.
+    # The Review lists the fixes still planned before anything is written; confirming asks first.
     pane.wait_for(lambda s: step_is(10, "Review")(s) and "Synchronise the clock" in s, 15)
     pane.send("C-n")
+    pane.wait_for("Make these changes now?", 10)
+    pane.send("y")
 
     screen = pane.wait_for(lambda s: step_is(11, "Done")(s) and "Written" in s, 30)
     pane.send("C-n")  # Quit
@@ -148,6 +157,72 @@ def test_demo_walkthrough_writes_mailcow_conf(pane: TmuxPane, tmp_path: Path) ->
     assert exit_status(pane) == 0
 
 
+def test_release_walk_asks_before_it_changes_anything(pane: TmuxPane, tmp_path: Path) -> None:
+    """The release rules in the real binary: F1 in the directory field is help and types nothing; a
+    conflict is resolved by Stop, moving the cursor over the others leaves them unresolved; Ctrl+N on
+    the Review opens the confirmation instead of applying; Done gives the https:// address and an MX
+    line."""
+    env = {"TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
+    pane.start([str(WIZARD), "--demo"], env, cwd=str(tmp_path), report_exit=True)
+    pane.wait_for(lambda s: step_is(1, "Welcome")(s) and "current (FTS" in s, 30)
+    directory = "/opt/mailcow-dockerized"
+    pane.send("Home")  # nothing to move to yet; the focus is on Next
+    pane.send("BTab", "BTab")  # to the directory field (Back is disabled, the radios are one stop)
+    pane.wait_for(lambda s: directory in s, 5)
+    before = next(line for line in pane.capture().splitlines() if directory in line and "root" in line)
+    pane.send("F1")
+    pane.wait_for("Help: Welcome", 5)
+    pane.send("Escape")
+    screen = pane.wait_for(lambda s: "Help: Welcome" not in s and step_is(1, "Welcome")(s), 5)
+    assert before in screen.splitlines(), "F1 left the directory as it was"
+    assert "?" not in before
+    # The focus was in the field all along: ? is typed there (not help), and taken back.
+    time.sleep(0.5)  # the field gets the focus back (and selects its text) just after the dialog closes
+    pane.send("End", "?")
+    screen = pane.wait_for(lambda s: "mailcow-dockerized?" in s, 5)
+    assert "Help: Welcome" not in screen
+    pane.send("BSpace")
+    pane.wait_for(lambda s: before in s.splitlines(), 5)
+
+    pane.send("C-n")
+    pane.wait_for(lambda s: step_is(2, "System checks")(s) and " fail," in s and "(Next >)" not in s, 60)
+    pane.send("C-n")
+    pane.wait_for(step_is(3, "Network & DNS"), 15)
+    pane.send("C-n")
+    pane.wait_for(step_is(4, "Port conflicts"), 15)
+    pane.send("Tab")
+    choose(pane, "Stop and disable exim4.service")
+    pane.send("BTab", "Down", "Down")  # over port 80 to port 443: looking, not choosing
+    screen = pane.wait_for("Port 443 (HTTPS_PORT) is held by nginx", 5)
+    row = re.compile(r"^\s+(25|80|443)\s+\S+\s+\S+ \(\d+\)\s+(.+)$", re.M)
+    rows = {m.group(1): m.group(2).strip() for m in row.finditer(screen)}
+    assert rows == {"25": "stop exim4.service", "80": "not resolved", "443": "not resolved"}, screen
+    assert "2 conflicts not resolved" in screen and "(chosen)" not in screen
+    for step in range(5, 10):
+        pane.send("C-n")
+        pane.wait_for(lambda s, n=step: re.search(rf"Step {n} of 11", s) is not None, 15)
+    pane.type("mx1.example.org")
+    pane.wait_for(lambda s: "mx1.example.org" in s and "is required" not in s, 5)
+    pane.send("C-n")
+    screen = pane.wait_for(lambda s: step_is(10, "Review")(s) and "Still blocking" in s, 15)
+    pane.send("C-n")
+    screen = pane.wait_for("Make these changes now?", 10)
+    assert "mailcow.conf" in screen and "Cancel" in screen
+    pane.send("Escape")
+    pane.wait_for(lambda s: "Make these changes now?" not in s and step_is(10, "Review")(s), 10)
+    assert not list(tmp_path.rglob("mailcow.conf")), "nothing written before the confirmation"
+    pane.send("C-n")
+    pane.wait_for("Make these changes now?", 10)
+    pane.send("y")
+    pane.wait_for(lambda s: step_is(11, "Done")(s) and "Next steps" in s, 30)
+    pane.send("PageDown")
+    screen = pane.wait_for(lambda s: "IN MX 10 mx1.example.org." in s, 10)
+    pane.send("PageUp")
+    screen = pane.wait_for(lambda s: "https://mx1.example.org/" in s, 10)
+    pane.send("C-q")
+    assert exit_status(pane) == 0
+
+
 def exit_status(pane: TmuxPane, timeout: float = 15.0) -> int:
     """The wizard's exit code, as the shell around it reports it once it has ended."""
     screen = pane.wait_for(lambda s: EXIT_RE.search(s) is not None, timeout)
@@ -169,4 +244,4 @@ def test_starts_and_quits_on_each_terminal(pane: TmuxPane, tmp_path: Path, term:
     pane.send("C-q")
     pane.wait_for(lambda s: "Quit now?" in s, 10)
     pane.send("y")
-    assert exit_status(pane) == 1
+    assert exit_status(pane) == 3, "leaving before anything was written is declining"

@@ -6,10 +6,11 @@ would see; the number in each name is the finding it reproduces.
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, RadioButton
+from textual.widgets import DataTable
 
 from mailcow_wizard.tui.app import WizardApp
 from mailcow_wizard.tui.session import WizardSession
+from mailcow_wizard.tui.widgets.toggles import ChoiceRow
 from tests.ui.test_flow import (  # noqa: F401 - fixtures
     SIZE,
     demo_session,
@@ -45,7 +46,7 @@ async def test_01_moving_the_cursor_never_chooses(demo_session: WizardSession) -
         await pilot.pause()
         assert set(demo_session.port_choices) == {"SMTP_PORT"}, "the cursor chose for another row"
         assert choice_cells(table) == ["stop exim4.service", "not resolved", "not resolved"]
-        assert not app.screen.query_one("#choice-stop", RadioButton).value
+        assert not app.screen.query_one("#choice-stop", ChoiceRow).chosen
         assert "2 conflicts not resolved" in text_of(app, "#nav-status")
         # "Move" chosen on port 80 stays there: 443 keeps its own (missing) answer.
         await pilot.press("up")
@@ -91,7 +92,7 @@ async def test_05_review_does_not_contradict_itself(demo_session: WizardSession)
         table.focus()
         await pilot.press("down")  # nginx on port 80, on every address
         await pilot.pause()
-        bind = app.screen.query_one("#choice-bind", RadioButton)
+        bind = app.screen.query_one("#choice-bind", ChoiceRow)
         assert bind.disabled and "none is free" in str(bind.label)
         assert "Bind: not possible" in text_of(app, "#choice-costs")
         demo_session.plan_to_apply(demo_session.plan_fix("mail-services"))

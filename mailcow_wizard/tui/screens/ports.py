@@ -11,11 +11,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.plain import plain
-from mailcow_wizard.tui.widgets.toggles import Choice
+from mailcow_wizard.tui.widgets.toggles import ChoiceRow
 
 CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
 
@@ -69,10 +69,10 @@ class PortsScreen(StepScreen):
         yield Static("These programs listen on ports mailcow publishes:", classes="para")
         yield DataTable(id="conflicts-table", cursor_type="row")
         yield Static("", id="conflict-heading", classes="section")
-        with RadioSet(id="port-choice"):
-            yield Choice("Stop and disable the service", id="choice-stop")
-            yield Choice("Move mailcow's port to", id="choice-move")
-            yield Choice("Bind mailcow to another address", id="choice-bind")
+        with Vertical(id="port-choice"):
+            yield ChoiceRow("Stop and disable the service", id="choice-stop")
+            yield ChoiceRow("Move mailcow's port to", id="choice-move")
+            yield ChoiceRow("Bind mailcow to another address", id="choice-bind")
         yield Static("", id="choice-costs", classes="dim")
         with Vertical(id="choice-fields"):
             with Horizontal(classes="field-row", id="move-row"):
@@ -140,7 +140,7 @@ class PortsScreen(StepScreen):
         choice = s.port_choices.get(variable)
         free = s.suggest_free_ports(variable)
         free_addresses = list(option.free_addresses) if option is not None else []
-        with self.prevent(RadioButton.Changed, RadioSet.Changed, Input.Changed):
+        with self.prevent(Input.Changed):
             self.query_one("#conflict-heading", Static).update(Text(
                 f"Port {first.port} ({variable}) is held by {owners} on {addresses}. Resolve it by:"))
             labels = {
@@ -153,11 +153,8 @@ class PortsScreen(StepScreen):
             enabled = {"choice-stop": unit is not None, "choice-move": option is not None,
                        "choice-bind": bool(free_addresses)}
             for button_id, kind in CHOICE_IDS.items():
-                button = self.query_one(f"#{button_id}", RadioButton)
-                chosen = choice is not None and choice.kind == kind
-                button.label = labels[button_id] + ("  (chosen)" if chosen else "")
-                button.disabled = not enabled[button_id] and not chosen
-                button.value = chosen
+                self.query_one(f"#{button_id}", ChoiceRow).show(
+                    labels[button_id], choice is not None and choice.kind == kind, enabled[button_id])
             costs = []
             if unit:
                 costs.append(f"Stop: {unit} stops now and at every boot; what it serves stops too.")
@@ -185,10 +182,10 @@ class PortsScreen(StepScreen):
         self._summarise()
 
     # -- explicit choices -------------------------------------------------------------------------
-    @on(RadioSet.Changed, "#port-choice")
-    def _choice_pressed(self, event: RadioSet.Changed) -> None:
+    @on(ChoiceRow.Pressed)
+    def _choice_pressed(self, event: ChoiceRow.Pressed) -> None:
         """The person pressed Stop, Move or Bind for the highlighted conflict: that is the choice."""
-        kind = CHOICE_IDS.get(event.pressed.id or "")
+        kind = CHOICE_IDS.get(event.row.id or "")
         if kind is not None:
             self._record(kind)
 
