@@ -1,6 +1,7 @@
-"""Regenerate screenshots/*.svg: every step of the wizard on the demo host, at 100x32.
+"""Regenerate screenshots/*.svg: every step of the wizard on the demo host, at 80x24 (what a person
+sees over SSH).
 
-    .venv/bin/python scripts/screenshots.py [--size 100x32] [--out screenshots]
+    .venv/bin/python scripts/screenshots.py [--size 80x24] [--out screenshots]
 
 Each step is opened directly (`WizardApp(session, start_step=...)`) on a fresh copy of the demo host,
 prepared as a person would have it on arriving there (see mailcow_wizard/demo/states.py), so the
@@ -33,7 +34,7 @@ async def shoot(step: str, number: int, out: Path, size: tuple[int, int]) -> Pat
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", default="100x32", help="terminal size WxH (default 100x32)")
+    parser.add_argument("--size", default="80x24", help="terminal size WxH (default 80x24)")
     parser.add_argument("--out", default=str(REPO / "screenshots"), help="directory for the SVG files")
     args = parser.parse_args(argv)
     width, _, height = args.size.partition("x")
