@@ -123,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     name = args.command or "wizard"
+    if args.demo and args.command:
+        # Never silently the real host: the sample host exists for the wizard only.
+        parser.error(f"--demo runs the full-screen wizard on its sample host; it does not apply to "
+                     f"`{args.command}` (run `mailcow-wizard --demo`, or `{args.command}` without --demo)")
     if argv is None and name == "check":
         gc.disable()
         _exit_now(_run(name, args))

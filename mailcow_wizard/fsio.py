@@ -99,6 +99,26 @@ def _group(gid: int) -> str:
         return f"gid {gid}"
 
 
+_JAIL: list[str] = []
+"""Set by --demo: no write may land outside this directory, whatever path a caller hands in."""
+
+
+def confine_writes(directory: Path | str) -> None:
+    """From now on refuse every write outside `directory` (the demo's copy of its sample host)."""
+    _JAIL[:] = [os.path.realpath(directory)]
+
+
+def _jail_path(p: Path) -> None:
+    """Before anything is made (a missing directory too): the path itself must lie in the jail."""
+    if _JAIL and not (os.path.realpath(p.parent) + "/").startswith(_JAIL[0] + "/"):
+        raise Refused(f"not writing {p}: the demo writes only inside its own copy ({_JAIL[0]})")
+
+
+def _jailed(d: Dir, shown: str) -> None:
+    if _JAIL and not (os.path.realpath(f"/proc/self/fd/{d.fd}") + "/").startswith(_JAIL[0] + "/"):
+        raise Refused(f"not writing {shown}: the demo writes only inside its own copy ({_JAIL[0]})")
+
+
 # -- walking beneath a root -------------------------------------------------------------------------
 
 def confine(real: Path | str, root: Path | str = ROOT) -> tuple[Path, str]:
@@ -420,7 +440,9 @@ def write_file(real: Path | str, data: bytes, *, root: Path | str = ROOT, expect
     """
     p = Path(real)
     shown = str(p)
+    _jail_path(p)
     with interrupts.deferred(), open_dir(p.parent, root, create=True) as d, locked_fd(d):
+        _jailed(d, shown)
         dfd, name = d.fd, p.name
         clean_stale_temps(dfd)
         got = read_at(dfd, name, shown, read_limit)
@@ -553,7 +575,9 @@ def backup_copy(real: Path | str, root: Path | str = ROOT, now: datetime | float
 def append_file(real: Path | str, text: str, root: Path | str = ROOT, mode: int = 0o600) -> None:
     """Append to a log-like file: created `mode` if missing, never through a link, regular files only."""
     p = Path(real)
+    _jail_path(p)
     with open_dir(p.parent, root, create=True) as d:
+        _jailed(d, str(p))
         try:
             fd = os.open(p.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
                          | os.O_CLOEXEC, mode, dir_fd=d.fd)
@@ -575,6 +599,7 @@ def make_symlink(link: Path | str, target: str, root: Path | str = ROOT, *, repl
     name itself is swapped by a rename; whatever it pointed to is never touched). True when made."""
     p = Path(link)
     with open_dir(p.parent, root) as d, locked_fd(d):
+        _jailed(d, str(p))
         if not replace:
             try:
                 os.symlink(target, p.name, dir_fd=d.fd)
@@ -602,7 +627,9 @@ def create_new(real: Path | str, data: bytes, mode: int = 0o644, root: Path | st
 
     Missing parent directories are created; the name appears only with the whole content (link())."""
     p = Path(real)
+    _jail_path(p)
     with interrupts.deferred(), open_dir(p.parent, root, create=True) as d, locked_fd(d):
+        _jailed(d, str(p))
         why = unsafe_directory(d.chain, os.geteuid())
         if why:
             raise Refused(f"not writing {p}: {why}")

@@ -99,6 +99,12 @@ def _options(args: argparse.Namespace) -> FixOptions:
     if sets and args.choice not in (None, "move", "bind"):
         raise UsageError("--set goes with --choice move or --choice bind")
     choice = args.choice or ("move" if sets else None)
+    from mailcow_wizard.fixes.ntp import server_problem
+
+    for server in (args.servers or "").split():
+        bad = server_problem(server)
+        if bad:
+            raise UsageError(f"--servers: {bad}")
     problem = swap_file_problem(args.swap_file)
     if problem:
         raise UsageError(f"--swap-file: {problem}")

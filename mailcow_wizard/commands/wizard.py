@@ -37,6 +37,9 @@ def build_session(args: argparse.Namespace):  # noqa: ANN201 - WizardSession, im
             demo = DeferredDemo()
         except OSError as exc:
             raise WizardError(f"could not make a directory for the demo's sample host: {exc}") from exc
+        from mailcow_wizard import fsio
+
+        fsio.confine_writes(demo.base)  # every write of this run stays in the demo's own copy
         return WizardSession(demo.context, dry_run=dry_run, demo=True, demo_dir=demo.base,
                              host_ready=demo.ready)
     from mailcow_wizard.commands.options import make_context

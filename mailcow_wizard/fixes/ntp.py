@@ -8,6 +8,8 @@ from here, and the plan says what to do instead.
 
 from __future__ import annotations
 
+import re
+
 from mailcow_wizard.context import Context
 from mailcow_wizard.fixes.base import Command, FileEdit, FixOptions, Plan, decode, file_edit
 from mailcow_wizard.host import Host
@@ -122,9 +124,57 @@ def _no_systemd_plan(host: Host) -> Plan:
     return Plan("ntp", TITLE, blocked=why, manual=manual)
 
 
+def server_problem(name: str) -> str | None:
+    """Why `name` cannot be an NTP server in timesyncd.conf or chrony.conf, or None.
+
+    An IP address, or a host name whose IDNA form is letters, digits and hyphens in labels of at most
+    63 characters; no control, bidi or invisible characters, and no label mixing Latin letters with
+    look-alikes from another script (раypal: Cyrillic р and а among Latin letters)."""
+    import ipaddress
+    import unicodedata
+
+    from mailcow_wizard.safetext import has_hidden, visible
+
+    shown = visible(name, newlines=False)
+    if not name or has_hidden(name) or any(c.isspace() for c in name):
+        return f"{shown!r} holds spaces, control, bidi or invisible characters"
+    try:
+        ipaddress.ip_address(name)
+        return None
+    except ValueError:
+        pass
+    for label in name.rstrip(".").split("."):
+        scripts = {unicodedata.name(c, "?").split()[0] for c in label if c.isalpha()}
+        if "LATIN" in scripts and len(scripts) > 1:
+            return f"{shown!r} mixes Latin letters with {', '.join(sorted(scripts - {'LATIN'}))} look-alikes"
+    try:
+        ascii_name = name.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"{shown!r} is not a valid host name"
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", x)
+                                        for x in labels):
+        return f"{shown!r} is not a host name (letters, digits and hyphens in dot-separated labels)"
+    return None
+
+
+def _ascii(name: str) -> str:
+    try:
+        return name.encode("idna").decode("ascii") if not name.isascii() else name
+    except UnicodeError:
+        return name
+
+
 def plan(ctx: Context, options: FixOptions) -> Plan:
     """What to change so the clock synchronises; see the module docstring for the three cases."""
     host = ctx.host
+    bad = [p for p in (server_problem(s) for s in options.servers) if p]
+    if bad:
+        return Plan("ntp", TITLE, blocked="NTP servers: " + "; ".join(bad))
+    if options.servers:  # written in their IDNA form: the resolvers of timesyncd and chrony need ASCII
+        from dataclasses import replace
+
+        options = replace(options, servers=tuple(_ascii(s) for s in options.servers))
     if not systemd_running(host):
         return _no_systemd_plan(host)
     conf = next((c for c in CHRONY_CONFS if host.exists(c)), None)

