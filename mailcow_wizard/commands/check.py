@@ -91,7 +91,8 @@ def exit_code(findings: list[Finding]) -> int:
 
 def _counts_line(findings: list[Finding]) -> str:
     counts = {s: sum(1 for f in findings if f.status is s) for s in Status}
-    return (f"{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, "
+    warnings = "warning" if counts[Status.WARN] == 1 else "warnings"
+    return (f"{counts[Status.PASS]} passed, {counts[Status.WARN]} {warnings}, "
             f"{counts[Status.FAIL]} failed, {counts[Status.SKIP]} skipped")
 
 

@@ -60,8 +60,10 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
         return Plan("mail-services", TITLE,
                     blocked=f"systemd is not running here (process 1 is '{init_name(host) or 'unknown'}'), "
                     "so units cannot be disabled with systemctl",
-                    manual=(f"Stop {names} with this system's init scripts, e.g. `service NAME stop` and "
-                            "`update-rc.d NAME disable`, or remove the package. " + " ".join(after)).strip())
+                    manual=(f"Stop {names} with this system's init scripts ("
+                            + "; ".join(f"`service {s.name} stop` and `update-rc.d {s.name} disable`"
+                                        for s in present)
+                            + "), or remove the package. " + " ".join(after)).strip())
     if not units:
         return Plan("mail-services", TITLE, blocked=f"no systemd unit found for {', '.join(unknown)}",
                     manual="Stop the program by hand and remove its package. " + " ".join(after))

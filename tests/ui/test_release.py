@@ -238,3 +238,49 @@ async def test_10_details_are_labelled_words_not_python(demo_session: WizardSess
             assert internal not in text, internal
         assert "Signals: DMI" in text and "Free: unknown" in text
         assert "host read from files (the demo, or --root)" in text
+
+
+async def test_11_escape_closes_the_zone_list_and_pgdn_scrolls_the_help(demo_session: WizardSession) -> None:  # noqa: F811
+    demo_session.run_all_checks()
+    app = WizardApp(demo_session, start_step="config")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "config"), "config")
+        zone = app.screen.query_one("#timezone")
+        zone.focus()
+        await pilot.press("ctrl+u", *"berl", "down")
+        matches = app.screen.query_one("#tz-matches")
+        await wait_for(pilot, lambda: matches.display and app.screen.focused is matches, "the open list")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_step == "config" and not matches.display and app.screen.focused is zone
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
+        body = app.screen.query_one(".dialog-body")
+        await pilot.pause()
+        assert app.screen.focused is app.screen.query_one("#help-close")
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: body.scroll_y > 0, "the help to scroll without Tab")
+
+
+async def test_12_wording_and_leaving_midway(exim_session: WizardSession) -> None:  # noqa: F811
+    exim_session.run_all_checks()
+    app = WizardApp(exim_session, start_step="ports")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ports(pilot, app, exim_session)
+        status = text_of(app, "#nav-status")
+        assert status == "1 conflict not resolved" and "(s)" not in status
+        app.screen.query_one("#next").focus()
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
+        await pilot.press("escape")
+        app.goto("remap")
+        await wait_for(pilot, on_step(app, "remap"), "remap")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
+        assert "No port may be published twice" in text_of(app, "#help-text")
+        await pilot.press("escape")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.screen.id == "quit-dialog", "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, "the app to end")
+    assert app.return_value == 3 and not exim_session.conf_path.exists()

@@ -35,6 +35,16 @@ class ZoneInput(Input):
             matches.highlighted = 0
 
 
+class ZoneMatches(OptionList):
+    """The matching zones under the field: Esc closes the list (and stays on the step)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close the list", show=False)]
+
+    def action_close(self) -> None:
+        self.display = False
+        self.screen.query_one("#timezone").focus()
+
+
 def switch_id(key: str) -> str:
     """#skip-clamd, #skip-fts, #skip-solr."""
     return key.lower().replace("_", "-")
@@ -66,7 +76,7 @@ class ConfigScreen(StepScreen):
                     suggester=SuggestFromList(self._zones, case_sensitive=False),
                     validators=[ConfValidator(s, "TZ")])
         yield Static("", id="timezone-msg", classes="field-msg")
-        yield OptionList(id="tz-matches")
+        yield ZoneMatches(id="tz-matches")
         for key in s.skip_keys():
             yield Tick(self._tick_label(key), s.values.get(key) == "y", id=switch_id(key), compact=True,
                        classes="skip-toggle")

@@ -26,6 +26,8 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape", "dismiss", "Close"),
         Binding("f1", "dismiss", "Close", show=False),
         Binding("question_mark", "dismiss", "Close", show=False),
+        Binding("pagedown", "scroll_text(1)", "Page down", show=False),
+        Binding("pageup", "scroll_text(-1)", "Page up", show=False),
     ]
 
     def __init__(self, title: str, text: str) -> None:
@@ -51,6 +53,11 @@ class HelpScreen(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
+
+    def action_scroll_text(self, direction: int) -> None:
+        """PgDn / PgUp scroll the help from the Close button: the keys paragraph is one key away."""
+        body = self.query_one(".dialog-body", VerticalScroll)
+        body.scroll_page_down() if direction > 0 else body.scroll_page_up()
 
 
 class ConfirmScreen(ModalScreen[bool]):

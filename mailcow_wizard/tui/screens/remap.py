@@ -37,7 +37,7 @@ class RemapScreen(StepScreen):
         "Every port mailcow publishes, and the addresses HTTP and HTTPS bind to. The values come from "
         "your existing mailcow.conf, or mailcow's defaults, plus any port you moved on the previous step.\n\n"
         "Mail ports accept PORT, IPv4:PORT or [IPv6]:PORT. HTTP_PORT and HTTPS_PORT take a bare port; "
-        "their address goes in HTTP_BIND / HTTPS_BIND. Two ports may not be published twice on the same "
+        "their address goes in HTTP_BIND / HTTPS_BIND. No port may be published twice on the same "
         "address. Each field is checked as you type; Next stays disabled while any field is wrong, and "
         "the message under the field says which rule broke."
     )
