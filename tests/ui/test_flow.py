@@ -92,65 +92,6 @@ def exim_session(tmp_path: Path) -> WizardSession:
     return WizardSession(ctx, environ=ENV)
 
 
-async def test_demo_end_to_end_writes_mailcow_conf(demo_session: WizardSession) -> None:
-    app = WizardApp(demo_session)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, on_step(app, "welcome"), "welcome")
-        await go_next(pilot, app, "checks")
-        await wait_for(pilot, demo_session.checks_done, "all checks")
-        await go_next(pilot, app, "network")  # skipped: nothing is sent without consent
-        # The demo's exim4 on 25 and nginx on 80/443 lead to the port conflicts step.
-        await go_next(pilot, app, "ports")
-        await pilot.click("#choice-stop")  # first row: exim4 on port 25
-        await wait_for(pilot, lambda: "SMTP_PORT" in demo_session.port_choices, "the SMTP choice")
-        assert demo_session.port_choices["SMTP_PORT"].kind == "stop"
-        table = app.screen.query_one("#conflicts-table")
-        table.focus()
-        await pilot.press("down")  # to nginx on port 80 (one row per conflicting port)
-        await pilot.click("#choice-move")
-        await wait_for(pilot, lambda: demo_session.values["HTTP_PORT"] == "8080", "HTTP moved to 8080")
-        await go_next(pilot, app, "remap")
-        assert app.screen.query_one("#field-HTTP_PORT", Input).value == "8080"
-        await go_next(pilot, app, "ntp")
-        await wait_for(pilot, lambda: "ntp" in demo_session.seen_fixes, "the NTP plan")
-        await go_next(pilot, app, "mtu")
-        await wait_for(pilot, lambda: "mtu" in demo_session.seen_fixes, "the MTU plan")
-        await go_next(pilot, app, "other")
-        await wait_for(pilot, lambda: "mail-services" in demo_session.seen_fixes, "the mail services plan")
-        await go_next(pilot, app, "config")
-        hostname = app.screen.query_one("#hostname", Input)
-        hostname.focus()
-        await pilot.press(*"mx1.example.org")
-        await go_next(pilot, app, "review")
-        await wait_for(pilot, lambda: demo_session.review_plan is not None and next_enabled(app), "review")
-        diff = text_of(app, "#review-diff")
-        assert "+MAILCOW_HOSTNAME=mx1.example.org" in diff
-        assert "+HTTP_PORT=8080" in diff
-        planned = text_of(app, "#review-planned")
-        # Stopping exim4 ends the host's own mail server and frees port 25: listed once, for both.
-        assert planned.count("systemctl stop exim4.service") == 1
-        assert planned.count("systemctl disable exim4.service") == 1
-        assert "also for: Stop the services that hold mailcow's ports" in planned
-        assert app.screen.query_one("#next", NavButton).label == "Apply and write"
-        assert not demo_session.conf_path.exists(), "nothing is written before Review is confirmed"
-        await go_next(pilot, app, "done")
-        await wait_for(pilot, lambda: demo_session.final_findings is not None, "the re-check")
-        written = text_of(app, "#done-written")
-        assert str(demo_session.conf_path) in written
-        await wait_for(pilot, lambda: "docker compose pull" in text_of(app, "#done-next"), "the next steps")
-        await pilot.press("ctrl+q")  # written: no question
-        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
-    runner = demo_session.ctx.host._runner  # noqa: SLF001 - the demo's recorded commands
-    for shared in (("systemctl", "stop", "exim4.service"), ("systemctl", "disable", "exim4.service")):
-        assert runner.calls.count(shared) == 1, "a command two fixes share runs once"
-    text = demo_session.conf_path.read_text()
-    assert "MAILCOW_HOSTNAME=mx1.example.org\n" in text
-    assert "HTTP_PORT=8080\n" in text
-    assert oct(demo_session.conf_path.stat().st_mode & 0o777) == "0o600"
-    assert app.return_value == 0
-    assert str(demo_session.ctx.host.root) in str(demo_session.conf_path), "demo writes stay in its copy"
-
-
 async def test_port_25_conflict_resolved_by_moving_smtp(exim_session: WizardSession) -> None:
     app = WizardApp(exim_session)
     async with app.run_test(size=SIZE) as pilot:
