@@ -87,8 +87,8 @@ def vm_ready(vm_image: recipe.Image, vm_wheel: Path) -> Iterator[Restored]:
     """The image's saved machine with the wheel installed, saved again: what every test restores."""
     work = Path(tempfile.mkdtemp(prefix=f"mcw-vm-{os.getpid()}-", dir=recipe.CACHE_ROOT))
     try:
-        start = time.monotonic()
         with recipe.locked(recipe.CACHE_ROOT / "vm.lock"):
+            start = time.monotonic()
             guest = Restored(vm_image, vm_image.booted_disk, vm_image.state, work).start()
             try:
                 guest.put(vm_wheel.read_bytes(), f"/tmp/{vm_wheel.name}")
@@ -106,8 +106,8 @@ def vm_ready(vm_image: recipe.Image, vm_wheel: Path) -> Iterator[Restored]:
 @pytest.fixture
 def vm(vm_ready: Restored, request: pytest.FixtureRequest) -> Iterator[Guest]:
     """A guest of its own for one test, restored from the saved machine; stopped and removed after."""
-    start = time.monotonic()
     with recipe.locked(recipe.CACHE_ROOT / "vm.lock"):
+        start = time.monotonic()  # not counting the wait for another run's guest
         guest = vm_ready.start()
         try:
             yield guest
