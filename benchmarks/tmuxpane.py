@@ -12,9 +12,11 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 
 class TmuxError(RuntimeError):
@@ -103,6 +105,29 @@ class TmuxPane:
             if socket_path and os.path.basename(socket_path) == self.socket:
                 with contextlib.suppress(OSError):
                     os.unlink(socket_path)
+
+
+def hang_up(pane: TmuxPane, timeout: float = 10.0) -> bool:
+    """End the pane's tmux server, as a dropped SSH link ends a session (the program gets SIGHUP), and
+    say whether the program then ended within `timeout` seconds. One that did not is killed."""
+    pid = pane.pane_pid()
+    pane.kill()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.1)
+    if not _running(pid):
+        return True
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    return False
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _command(argv: Sequence[str], env: Mapping[str, str] | None, report_exit: bool = False) -> str:

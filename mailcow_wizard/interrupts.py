@@ -61,6 +61,11 @@ def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def busy() -> bool:
+    """A step that changes the host is under way (in any thread): a stop must wait for it."""
+    return _state["depth"] > 0
+
+
 def pending() -> int | None:
     """The first signal that arrived during a deferred step (None: none)."""
     return _pending[0] if _pending else None

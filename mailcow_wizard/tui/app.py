@@ -11,12 +11,16 @@ step shows their results.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from mailcow_wizard import interrupts
 from mailcow_wizard.errors import EXIT_DECLINED
 from mailcow_wizard.tui.session import STEPS, WizardSession
 
@@ -51,6 +55,23 @@ class WizardApp(App[int]):
             self.sub_title = "dry run"
         elif session.demo:
             self.sub_title = "demo"
+
+    def on_mount(self) -> None:
+        """A hang-up (the SSH link dropped) or SIGTERM ends the wizard through the event loop.
+
+        Raised from a plain signal handler, the stop can be lost inside the loop on some Pythons, and
+        the wizard would keep running with no terminal; a step that changes the host finishes first.
+        """
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._stop_on_signal, int(sig))
+
+    def _stop_on_signal(self, signum: int) -> None:
+        if interrupts.busy():  # an Apply step under way: let it finish, then stop
+            self.set_timer(0.1, lambda: self._stop_on_signal(signum))
+            return
+        self.exit(128 + signum)
 
     def get_default_screen(self) -> Screen:
         """The first step is the app's first screen: no blank default screen is drawn before it."""

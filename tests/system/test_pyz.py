@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.tmuxpane import TmuxPane, tmux_available, unique_name
+from benchmarks.tmuxpane import TmuxPane, hang_up, tmux_available, unique_name
 from tests.conftest import FIXTURES, MAILCOW_FIXTURES
 from tests.system.conftest import REPO, need_root, run
 
@@ -146,6 +146,7 @@ def test_every_python_runs_check_generate_fix_and_the_wizard(minor: str, pyz: Pa
     try:
         pane.start([python, str(pyz), "--demo"], {**env, "TERM": "xterm-256color"}, cwd=str(tmp_path))
         pane.wait_for(lambda s: re.search(r"Step 1 of \d+: Welcome", s) is not None, 60)
+        assert hang_up(pane), f"the wizard under {python} kept running after its terminal hung up"
     finally:
         pane.kill()
     assert len(unpacked(tmp_path / "cache" / "mailcow-wizard")) == 1

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.tmuxpane import EXIT_RE, TmuxPane, tmux_available, unique_name
+from benchmarks.tmuxpane import EXIT_RE, TmuxPane, hang_up, tmux_available, unique_name
 
 pytestmark = pytest.mark.system
 
@@ -190,6 +190,7 @@ def test_release_walk_asks_before_it_changes_anything(pane: TmuxPane, tmp_path: 
     pane.wait_for(step_is(3, "Network & DNS"), 15)
     pane.send("C-n")
     pane.wait_for(step_is(4, "Port conflicts"), 15)
+    time.sleep(0.5)  # a person's pace: the new step has its focus before the first key
     pane.send("Tab")
     choose(pane, "Stop and disable exim4.service")
     pane.send("BTab", "Down", "Down")  # over port 80 to port 443: looking, not choosing
@@ -245,3 +246,10 @@ def test_starts_and_quits_on_each_terminal(pane: TmuxPane, tmp_path: Path, term:
     pane.wait_for(lambda s: "Quit now?" in s, 10)
     pane.send("y")
     assert exit_status(pane) == 3, "leaving before anything was written is declining"
+
+
+def test_a_hang_up_ends_the_wizard(pane: TmuxPane) -> None:
+    """The SSH link drops: the terminal's hang-up ends the wizard, which never keeps running alone."""
+    pane.start([str(WIZARD), "--demo"], {"TERM": "xterm-256color"})
+    pane.wait_for(step_is(1, "Welcome"))
+    assert hang_up(pane), "the wizard kept running after its terminal hung up"
