@@ -45,12 +45,13 @@ class MtuScreen(StepScreen):
         text = Text()
         text.append_text(status_text(f.status, gap="  "))
         text.append(f"{f.summary}\n")
+        v = f.facts  # the check's MtuVerdict (None when the check could not decide)
         text.append("Interface: ", style="bold")
-        text.append(f"{f.details.get('interface') or 'unknown'}\n")
+        text.append(f"{(v and v.interface) or 'unknown'}\n")
         text.append("MTU:       ", style="bold")
-        text.append(f"{f.details.get('mtu') or 'unknown'}")
-        if f.details.get("recommended"):
-            text.append(f"\nmailcow's network should use MTU {f.details['recommended']}.")
+        text.append(f"{(v and v.mtu) or 'unknown'}")
+        if v is not None and v.recommended:
+            text.append(f"\nmailcow's network should use MTU {v.recommended}.")
         return text
 
 

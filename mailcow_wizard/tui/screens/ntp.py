@@ -45,13 +45,14 @@ class NtpScreen(StepScreen):
             return Text("The clock check has not run.")
         text.append_text(status_text(f.status, gap="  "))
         text.append(f"{f.summary}\n")
-        sync = f.details.get("synchronized")
+        v = f.facts  # the check's ClockVerdict (None when the check could not decide)
+        sync = v.synchronized if v is not None else None
         text.append("Synchronised: ", style="bold")
-        text.append({True: "yes", False: "no", None: "unknown"}.get(sync, str(sync)) + "\n")
+        text.append({True: "yes", False: "no", None: "unknown"}[sync] + "\n")
         text.append("NTP service:  ", style="bold")
-        text.append(f"{f.details.get('service') or 'none found'}\n")
+        text.append(f"{(v and v.service and v.service.name) or 'none found'}\n")
         text.append("Source:       ", style="bold")
-        text.append(f"{f.details.get('source') or 'unknown'}")
+        text.append(f"{(v and v.source) or 'unknown'}")
         return text
 
 
