@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+import time
+from typing import TYPE_CHECKING
 
+from mailcow_wizard import interrupts
 from mailcow_wizard.errors import UsageError, WizardError
+
+if TYPE_CHECKING:
+    from mailcow_wizard.tui.app import WizardApp
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -48,6 +56,21 @@ def build_session(args: argparse.Namespace):  # noqa: ANN201 - WizardSession, im
     return WizardSession(ctx, dry_run=dry_run)
 
 
+def _end_if_stuck(app: WizardApp) -> None:
+    """After a stop signal, give the app a few seconds to end on its own; then end the process.
+
+    A terminal that hung up can leave Textual's shutdown waiting for ever on output nobody reads; the
+    wizard must never live on without its terminal. A step that changes the host is still finished.
+    The signal handler only sets a field (no lock is taken in it): this thread polls that field.
+    """
+    while app.stop_signal is None:
+        time.sleep(0.2)
+    time.sleep(3)
+    while interrupts.busy():
+        time.sleep(0.1)
+    os._exit(128 + app.stop_signal)
+
+
 def run(args: argparse.Namespace) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UsageError("the wizard needs a terminal; use `mailcow-wizard check` or `generate` in scripts")
@@ -55,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
     session = build_session(args)
     app = WizardApp(session)
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: app.stop_on_signal(signum))
+    threading.Thread(target=_end_if_stuck, args=(app,), name="stop-watchdog", daemon=True).start()
     result = app.run()
     w = session.write_result
     changed = (w is not None and w.written) or any(o.ok and not o.dry_run for o in session.applied)

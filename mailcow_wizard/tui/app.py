@@ -11,9 +11,7 @@ step shows their results.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import signal
 from typing import ClassVar
 
 from textual.app import App
@@ -51,27 +49,31 @@ class WizardApp(App[int]):
         self.session = session
         self.start_step = start_step
         self.current_step: str | None = None
+        self.stop_signal: int | None = None
         if session.dry_run:
             self.sub_title = "dry run"
         elif session.demo:
             self.sub_title = "demo"
 
+    def stop_on_signal(self, signum: int) -> None:
+        """Signal handler (main thread) for a hang-up (the SSH link dropped) or SIGTERM, set for the
+        whole run: the stop is handed to the event loop, never raised into it, where it could be lost
+        and leave the wizard running with no terminal. A step that changes the host finishes first."""
+        self.stop_signal = signum
+        loop = self._loop  # set by Textual while the app runs; before that on_mount picks the stop up
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closing
+                loop.call_soon_threadsafe(self._stop_when_idle)
+
     def on_mount(self) -> None:
-        """A hang-up (the SSH link dropped) or SIGTERM ends the wizard through the event loop.
+        if self.stop_signal is not None:
+            self._stop_when_idle()
 
-        Raised from a plain signal handler, the stop can be lost inside the loop on some Pythons, and
-        the wizard would keep running with no terminal; a step that changes the host finishes first.
-        """
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._stop_on_signal, int(sig))
-
-    def _stop_on_signal(self, signum: int) -> None:
+    def _stop_when_idle(self) -> None:
         if interrupts.busy():  # an Apply step under way: let it finish, then stop
-            self.set_timer(0.1, lambda: self._stop_on_signal(signum))
+            self.set_timer(0.1, self._stop_when_idle)
             return
-        self.exit(128 + signum)
+        self.exit(128 + (self.stop_signal or 0))
 
     def get_default_screen(self) -> Screen:
         """The first step is the app's first screen: no blank default screen is drawn before it."""
