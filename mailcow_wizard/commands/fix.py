@@ -1,8 +1,8 @@
 """`mailcow-wizard fix ID`: show the plan, ask, apply, and prove it by re-running the check.
 
-Exit codes: 0 the check passes afterwards (or --dry-run showed the plan), 1 the fix ran but the check
-still does not pass, 2 the fix could not run (unknown id, blocked here, needs root, no consent, a step
-failed, or no automatic fix exists and the check fails).
+Exit codes: 0 the check passes afterwards (or --dry-run showed the plan), 1 the check still does not
+pass (after the fix ran, or after guidance only: no automatic fix exists), 2 the fix could not run
+(unknown id, blocked here, needs root, a step failed), 3 declined by the user.
 
 Under --root DIR every edited file lies below DIR (and so does the default mailcow directory,
 DIR/opt/mailcow-dockerized); commands are listed as skipped. Writing there needs no root.
