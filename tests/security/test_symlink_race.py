@@ -103,6 +103,12 @@ def _check_backups(d: Path, target: Path) -> int:
     return copies
 
 
+TRIES = 300
+"""Root writes raced by the attacker at least."""
+MIN_WINS = 20
+"""Writes that must get through the race, so the test also proves the writing path (not only refusals)."""
+MAX_TRIES = 5000
+
 def test_nobody_racing_root_generate_never_touches_a_foreign_file(world: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conf_write, "find_compose", lambda *a, **k: None)
@@ -119,7 +125,9 @@ def test_nobody_racing_root_generate_never_touches_a_foreign_file(world: Path,
     written = refused = 0
     reasons: dict[str, int] = {}
     try:
-        for i in range(300):
+        for i in range(MAX_TRIES):
+            if i >= TRIES and written >= MIN_WINS:
+                break
             if (d / "mailcow.conf").is_symlink():  # the owner of the directory may do that; start again
                 (d / "mailcow.conf").unlink()
                 (d / "mailcow.conf").write_bytes(first.new_bytes)
@@ -136,9 +144,10 @@ def test_nobody_racing_root_generate_never_touches_a_foreign_file(world: Path,
     finally:
         swaps = attacker.stop()
     assert _state(foreign) == before
-    # How many writes win against the racing process depends on scheduling; each either wrote whole or
-    # was refused, and the foreign file stayed as it was in all 300.
-    assert swaps > 0 and written >= 20, (written, refused, swaps, reasons)
+    # How many writes win against the racing process depends on scheduling (on a quiet machine the
+    # attacker can win 284 of 300): the run goes on past 300 tries until MIN_WINS writes got through, so
+    # the write path itself is exercised; each try wrote whole or was refused, the foreign file untouched.
+    assert swaps > 0 and written >= MIN_WINS, (written, refused, swaps, reasons)
     _check_backups(d, foreign)  # the owner of the directory may replace backups; none is partial
     st = (d / "mailcow.conf").lstat()
     if stat.S_ISREG(st.st_mode):
@@ -158,7 +167,9 @@ def test_nobody_racing_root_fix_mtu_never_touches_a_foreign_file(world: Path) ->
     attacker = Attacker(d, foreign)
     done = failed = 0
     try:
-        for i in range(300):
+        for i in range(MAX_TRIES):
+            if i >= TRIES and done >= MIN_WINS:
+                break
             if override.is_symlink():
                 override.unlink()
                 override.write_text("services: {}\n")
@@ -177,6 +188,6 @@ def test_nobody_racing_root_fix_mtu_never_touches_a_foreign_file(world: Path) ->
     finally:
         swaps = attacker.stop()
     assert _state(foreign) == before
-    assert swaps > 0 and done >= 20, (done, failed, swaps)
+    assert swaps > 0 and done >= MIN_WINS, (done, failed, swaps)
     print(f"fix mtu: {done} applied, {failed} refused, attacker swaps: {swaps}", file=sys.stderr)
     _check_backups(d, foreign)  # the owner of the directory may replace backups; none is partial
