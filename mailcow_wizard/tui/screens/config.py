@@ -12,6 +12,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.status import issue_mark
 from mailcow_wizard.tui.widgets.toggles import Tick
 from mailcow_wizard.tui.widgets.validators import ConfValidator
 
@@ -165,7 +166,7 @@ class ConfigScreen(StepScreen):
             errors += sum(1 for i in mine if i.is_error)
             text = Text()
             for i in mine:
-                text.append(("✘ " if i.is_error else "! ") + i.message + "\n",
+                text.append(issue_mark(i.is_error) + i.message + "\n",
                             style="red" if i.is_error else "yellow")
             self.query_one(f"#{field_id}-msg", Static).update(text)
             self.query_one(f"#{field_id}-msg").set_class(bool(mine), "shown")

@@ -9,6 +9,7 @@ from textual.widgets import Input, Label, Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.plain import plain
+from mailcow_wizard.tui.widgets.status import ERROR_MARK, issue_mark
 from mailcow_wizard.tui.widgets.validators import ConfValidator
 
 HINTS = {
@@ -76,7 +77,7 @@ class RemapScreen(StepScreen):
         for issue in issues:
             if issue.key not in keys:
                 continue
-            prefix = "✘ " if issue.is_error else "! "
+            prefix = issue_mark(issue.is_error)
             if issue.is_error:
                 errors += 1
             by_key[issue.key].append(prefix + issue.message)
@@ -86,7 +87,7 @@ class RemapScreen(StepScreen):
             static.update(plain("\n".join(msgs)))
             static.set_class(bool(msgs), "shown")
             field = self.query_one(f"#field-{key}", Input)
-            field.set_class(any(m.startswith("✘") for m in msgs), "-invalid")
+            field.set_class(any(m.startswith(ERROR_MARK) for m in msgs), "-invalid")
         self.can_next = errors == 0
         self.set_status("" if errors == 0 else "Fix the marked fields to go on")
 

@@ -10,6 +10,7 @@ from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import FixView, describe_error
 from mailcow_wizard.tui.widgets.diff import diff_text
 from mailcow_wizard.tui.widgets.nav import NavButton
+from mailcow_wizard.tui.widgets.status import ERROR_MARK, WARNING_MARK
 
 
 class ReviewScreen(StepScreen):
@@ -73,15 +74,15 @@ class ReviewScreen(StepScreen):
         if s.dry_run:
             target.append("\nDry run: nothing below will be written or run.", style="bold yellow")
         for issue in issues:
-            target.append(f"\n✘ {issue.message}", style="red")
+            target.append(f"\n{ERROR_MARK}{issue.message}", style="red")
         files = s.checkout_plan
         if files is not None:
             for step in files.changes:
                 target.append(f"\n+ {step.path}: {step.action}, {step.why}")
             for refusal in files.refusals:
-                target.append(f"\n✘ {refusal}", style="red")
+                target.append(f"\n{ERROR_MARK}{refusal}", style="red")
         for warning in s.review_warnings():
-            target.append(f"\n! {warning}", style="yellow")
+            target.append(f"\n{WARNING_MARK}{warning}", style="yellow")
         pending = s.unresolved_conflicts()
         if pending:
             target.append("\nStill blocking (go back to Port conflicts, or free them yourself before "

@@ -26,3 +26,12 @@ def status_text(status: Status | None, gap: str = "") -> Text:
     if status is None:
         return Text((ASCII_RUNNING if ascii_only else RUNNING) + gap, style="dim")
     return Text(status.label(ascii_only) + gap, style=status.style)
+
+
+ERROR_MARK = "✘ "
+WARNING_MARK = "! "
+
+
+def issue_mark(is_error: bool) -> str:
+    """The one mark before a validation or review message: an error blocks, a warning does not."""
+    return ERROR_MARK if is_error else WARNING_MARK
