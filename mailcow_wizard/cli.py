@@ -34,14 +34,15 @@ EPILOG = """exit codes:
 
 EXIT_CODES = {
     "check": "exit codes:\n  0  no check failed\n  1  at least one check failed\n"
-             "  2  bad input (unknown option or check id, a --root that does not exist)\n"
+             "  2  bad input (unknown option or check id, a --root that does not exist or may not be read)\n"
              "  130  interrupted (Ctrl+C); a reader that closes the pipe early (| head) is no error\n",
     "generate": "exit codes:\n  0  mailcow.conf written (or, with --dry-run, would be)\n"
-                "  2  invalid values (every bad key is named) or the file cannot be written; "
-                "nothing written\n",
+                "  2  invalid values (every bad key is named), or the checkout cannot be read or the "
+                "file written (permission denied, read-only); nothing written\n",
     "fix": "exit codes:\n  0  the check passes afterwards (or --dry-run showed the plan)\n"
            "  1  the fix ran but the check still does not pass\n"
-           "  2  the fix could not run (unknown id or one without a fix, needs root, a step failed)\n"
+           "  2  the fix could not run (unknown id or one without a fix, needs root, a file it may not "
+           "read or write, a step failed)\n"
            "  3  you answered no; nothing was changed\n  130  interrupted (Ctrl+C)\n",
 }
 
@@ -149,6 +150,20 @@ def quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+def os_error_message(exc: OSError) -> str:
+    """What a read or write the system refused means, and what to do about it (exit 2)."""
+    import errno
+
+    path = f" {exc.filename}" if exc.filename is not None else ""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot open{path}: permission denied (run as root{', or as its owner' if path else ''})"
+    if exc.errno == errno.EROFS:
+        return f"cannot write{path}: it is on a read-only file system"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"cannot write{path}: no space left on the device (or over quota)"
+    return f"cannot use{path}: {exc.strerror or exc}"
+
+
 def _run(name: str, args: argparse.Namespace) -> int:
     try:
         if "mailcow_wizard.interrupts" in sys.modules:  # started as the program (see __init__)
@@ -175,6 +190,9 @@ def _run(name: str, args: argparse.Namespace) -> int:
 
         if isinstance(exc, Refused):  # the write core said no (a link, a busy lock, an unsafe directory)
             print(f"mailcow-wizard: error: {visible(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, OSError):  # the system said no: a person can act on the path and the reason
+            print(f"mailcow-wizard: error: {visible(os_error_message(exc))}", file=sys.stderr)
             return EXIT_USAGE
         if os.environ.get("MAILCOW_WIZARD_DEBUG"):
             raise

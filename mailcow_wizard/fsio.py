@@ -72,6 +72,12 @@ class Busy(Refused):
     """Another run holds the lock."""
 
 
+def named(exc: OSError, shown: str) -> OSError:
+    """`exc` again, naming the whole path: a call relative to a directory descriptor names only the
+    last component, and a person reading the error needs to know which file or directory it was."""
+    return OSError(exc.errno, exc.strerror, shown)
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -178,16 +184,16 @@ def open_dir(path: Path | str, root: Path | str = ROOT, *, create: bool = False)
             shown = f"{cur_name.rstrip('/')}/{name}"
             try:
                 fd = os.open(name, _DIR_FLAGS, dir_fd=cur_fd)
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 if not create:
-                    raise
+                    raise named(exc, shown) from None
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, 0o755, dir_fd=cur_fd)
                 parts.insert(0, name)
                 continue
             except OSError as exc:
                 if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
+                    raise named(exc, shown) from None
                 st = os.stat(name, dir_fd=cur_fd, follow_symlinks=False)
                 if not stat.S_ISLNK(st.st_mode):
                     raise Refused(f"{shown} is {_kind(st.st_mode)}, not a directory",
@@ -245,7 +251,7 @@ def read_at(dfd: int, name: str, shown: str, limit: int = READ_LIMIT) -> tuple[b
                 target = "?"
             raise Refused(f"{shown} is a symbolic link (to {target}); mailcow-wizard does not follow it "
                           "(replace it with the real file first)", errno.ELOOP) from None
-        raise
+        raise named(exc, shown) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

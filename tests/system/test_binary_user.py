@@ -203,6 +203,36 @@ def test_generate_dry_run_as_nobody_writes_nothing(nobody_install: UserInstall, 
     assert not (checkout / "mailcow.conf").exists()
 
 
+@pytest.mark.parametrize("mode", [0o000, 0o711], ids=["no-access", "search-only"])
+def test_a_checkout_nobody_may_not_open_is_named_with_exit_2(nobody_install: UserInstall, checkout: Path,
+                                                           mode: int) -> None:
+    """generate, generate --dry-run and fix on a checkout `nobody` cannot list: the directory and the
+    reason, exit 2, nothing written; check still reports (the checkout is optional for it)."""
+    os.chmod(checkout, mode)
+    for args in (GENERATE, (*GENERATE, "--dry-run"), ("fix", "mtu", "--dry-run"), ("fix", "mtu", "--yes")):
+        proc = as_nobody(nobody_install, *args, "--mailcow-dir", str(checkout))
+        assert_clean(proc, EXIT_USAGE)
+        assert f"cannot open {checkout}: permission denied" in proc.stderr, (args, proc.stderr)
+    report = as_nobody(nobody_install, "check", "--json", "--mailcow-dir", str(checkout))
+    assert_clean(report, EXIT_OK, EXIT_FAILED)
+    os.chmod(checkout, 0o755)
+    assert sorted(p.name for p in checkout.iterdir()) == ["docker-compose.yml"]
+
+
+def test_a_mailcow_conf_nobody_may_not_read_is_named_with_exit_2(nobody_install: UserInstall,
+                                                               checkout: Path) -> None:
+    conf = checkout / "mailcow.conf"
+    conf.write_text("MAILCOW_HOSTNAME=old.example.org\n")
+    os.chmod(conf, 0o600)
+    os.chmod(checkout, 0o777)  # nobody could write here, but may not read root's file
+    for args in (GENERATE, (*GENERATE, "--dry-run")):
+        proc = as_nobody(nobody_install, *args, "--mailcow-dir", str(checkout))
+        assert_clean(proc, EXIT_USAGE)
+        assert str(conf) in proc.stderr and "Permission denied" in proc.stderr, proc.stderr
+    assert conf.read_text() == "MAILCOW_HOSTNAME=old.example.org\n"
+    assert sorted(p.name for p in checkout.iterdir()) == ["docker-compose.yml", "mailcow.conf"]
+
+
 def test_generate_with_invalid_values_writes_nothing(checkout: Path) -> None:
     proc = as_root("generate", "--hostname", "not a host name", "--set", "HTTP_PORT=99999",
                    "--mailcow-dir", str(checkout))

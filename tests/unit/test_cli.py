@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -63,3 +64,29 @@ def test_guidance_only_fix_is_not_called_automatic(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "Step by step: mailcow-wizard fix firewall" in out
     assert "Automatic fix: mailcow-wizard fix firewall" not in out
+
+
+@pytest.mark.parametrize(("err", "words"), [
+    (PermissionError(errno.EACCES, "Permission denied", "/srv/mc"),
+     "cannot open /srv/mc: permission denied (run as root, or as its owner)"),
+    (PermissionError(errno.EPERM, "Operation not permitted"), "cannot open: permission denied (run as root)"),
+    (OSError(errno.EROFS, "Read-only file system", "/srv/mc/x"),
+     "cannot write /srv/mc/x: it is on a read-only file system"),
+    (OSError(errno.ENOSPC, "No space left on device", "/srv/mc/x"), "cannot write /srv/mc/x: no space left"),
+    (OSError(errno.EIO, "Input/output error", "/srv/mc/x"), "cannot use /srv/mc/x: Input/output error"),
+])
+def test_a_refused_read_or_write_is_a_message_and_exit_2(err: OSError, words: str,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever I/O error reaches the top names the path and the reason, never "internal error"."""
+    from mailcow_wizard.commands import check
+
+    def refuse(_args: object) -> int:
+        raise err
+
+    monkeypatch.setattr(check, "run", refuse)
+    monkeypatch.delenv("MAILCOW_WIZARD_DEBUG", raising=False)
+    assert main(["check"]) == 2
+    err_text = capsys.readouterr().err
+    assert err_text.startswith("mailcow-wizard: error: ") and words in err_text, err_text
+    assert "internal error" not in err_text
