@@ -15,8 +15,9 @@ writer is handed to `apply` as the writer of that file.
 
 The rule lives here once, for every face: `conflict_choices` lists what is possible per conflict
 (blocking: it looks at the host), `suggest_free_ports` picks ports to move to, `resolve` turns a
-person's `Resolution` into mailcow.conf values or a command, `unresolved` names the conflicts still
-open, and `stop_plan` is the plan of the chosen stops. `plan` (the `fix ports` command) uses the same.
+person's `Resolution` into mailcow.conf values or a command (a port moved back to the one in conflict
+moves nothing: `moves_nowhere`), `unresolved` names the conflicts still open, and `stop_plan` is the
+plan of the chosen stops. `plan` (the `fix ports` command) uses the same.
 """
 
 from __future__ import annotations
@@ -205,9 +206,29 @@ def stop_command(choice: ConflictChoice) -> Command | None:
     return commands[0] if commands else None
 
 
+def publishes_where_held(choice: ConflictChoice, spec: str) -> bool:
+    """Whether `spec`, a value of the conflict's port variable, publishes on the very port (and address)
+    the other program holds: keeping or typing back that port resolves nothing."""
+    try:
+        address, port = split_port_spec(spec)
+    except ValueError:
+        return False  # not a port at all: validation names it
+    if choice.variable in BIND_VARIABLES:
+        address = choice.address  # HTTP(S) carry a bare port; their address is the bind key's
+    return port == choice.port and address == choice.address
+
+
+def moves_nowhere(choice: ConflictChoice, resolution: Resolution | None) -> bool:
+    """A "move" to the port in conflict (e.g. SMTP typed back to 25): no move, the conflict stays open."""
+    if resolution is None or resolution.kind != "move" or not resolution.value.strip():
+        return False
+    return publishes_where_held(choice, port_value(choice.variable, choice.address, resolution.value.strip()))
+
+
 def resolve(choice: ConflictChoice, resolution: Resolution | None) -> Resolved:
-    """What `resolution` does for one conflict (pure). No resolution, a stop without a unit, or a move
-    or bind without its value leaves the conflict open, with the reason."""
+    """What `resolution` does for one conflict (pure). No resolution, a stop without a unit, a move
+    or bind without its value, or a move to the port in conflict leaves the conflict open, with the
+    reason."""
     var = choice.variable
     bind_var = BIND_VARIABLES.get(var)
     if resolution is None:
@@ -221,6 +242,8 @@ def resolve(choice: ConflictChoice, resolution: Resolution | None) -> Resolved:
     if resolution.kind == "move":
         if not value:
             return Resolved(open=f"no free port found near {choice.port}; name one with --set {var}=PORT")
+        if moves_nowhere(choice, resolution):
+            return Resolved(open=f"not moved: {choice.port} is the port in conflict")
         return Resolved({var: port_value(var, choice.address, value)})
     if resolution.kind == "bind":
         if not value:
@@ -349,6 +372,8 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
         explicit = {k: v for k, v in sets.items() if k in c.keys}
         if explicit:
             values.update(explicit)
+            if set(explicit) == {c.variable} and publishes_where_held(c, explicit[c.variable]):
+                open_.append(f"port {c.port} ({c.variable}): not moved: {c.port} is the port in conflict")
             continue
         done = resolve(c, _automatic(c, options.choice, taken))
         values.update(done.values)

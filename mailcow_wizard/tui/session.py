@@ -461,11 +461,20 @@ class WizardSession:
         return values
 
     def set_value(self, key: str, value: str) -> None:
-        """Record one answer (the screens' only way to change an answer)."""
+        """Record one answer (the screens' only way to change an answer).
+
+        A port whose conflict the person resolved by moving follows the answer: typed on the Ports
+        step to another port, the move goes there; typed back to the port in conflict, nothing moves
+        and the conflict is open again (`fixes.ports.resolve` decides, as for the Port conflicts step).
+        """
         if self._base_values is None:
             raise NotLoaded("the answers are not planned yet: call ensure_loaded() in a worker")
         with self._lock:
             self._values[key] = value
+            chosen = self.port_choices.get(key)
+            option = self.port_option(key)
+            if chosen is not None and chosen.kind == "move" and option is not None:
+                self.port_choices[key] = _moved_to(chosen, value)
 
     def validate(self, values: Mapping[str, str] | None = None) -> list[Issue]:
         """Every problem with the answers (errors and warnings), each naming its key and rule.
@@ -684,7 +693,8 @@ class WizardSession:
         for variable, resolution in self.port_choices.items():
             option = self.port_option(variable)
             command = stop_command(option) if option is not None else None
-            if resolution.kind != "move" or command is None or command.shell not in runs:
+            if resolution.kind != "move" or command is None or command.shell not in runs or \
+                    self.resolution_open(variable) is not None:
                 continue
             cost = " and inbound mail arrives only on port 25" if variable == "SMTP_PORT" else ""
             warnings.append(f"{variable} moves to {resolution.value}, but '{runs[command.shell][0]}' stops "
@@ -979,6 +989,19 @@ class WizardSession:
 
 
 _AUTO = object()
+
+
+def _moved_to(chosen: Resolution, value: str) -> Resolution:
+    """The move `chosen`, now to the port of the answer `value` (kept as it was when that is no port)."""
+    import dataclasses
+
+    from mailcow_wizard.mailcow import split_port_spec
+
+    try:
+        port = split_port_spec(value)[1]
+    except ValueError:
+        return chosen
+    return dataclasses.replace(chosen, value=str(port))
 
 
 class NotLoaded(RuntimeError):

@@ -6,7 +6,7 @@ would see; the number in each name is the finding it reproduces.
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from mailcow_wizard.tui.app import WizardApp
 from mailcow_wizard.tui.session import WizardSession
@@ -15,6 +15,7 @@ from tests.ui.test_flow import (  # noqa: F401 - fixtures
     SIZE,
     demo_session,
     exim_session,
+    go_next,
     next_enabled,
     on_step,
     text_of,
@@ -284,3 +285,68 @@ async def test_12_wording_and_leaving_midway(exim_session: WizardSession) -> Non
         await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running, "the app to end")
     assert app.return_value == 3 and not exim_session.conf_path.exists()
+
+
+async def test_12_a_port_typed_back_to_its_own_moves_nothing(exim_session: WizardSession) -> None:  # noqa: F811
+    """SMTP moved to 2525, then typed back to 25: the row, the session, Review and Done all say port 25
+    is still held (not "move to 25", not "All conflicts resolved"), after Next and Back as well."""
+    exim_session.run_all_checks()
+    exim_session.set_value("MAILCOW_HOSTNAME", "mail.example.org")
+    app = WizardApp(exim_session, start_step="ports")
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_ports(pilot, app, exim_session)
+        await pilot.click("#choice-move")
+        await wait_for(pilot, lambda: exim_session.values["SMTP_PORT"] == "2525", "SMTP moved")
+        assert choice_cells(table) == ["move to 2525"] and exim_session.unresolved_conflicts() == []
+        app.screen.query_one("#move-port", Input).focus()
+        await pilot.press("ctrl+u", "2", "5")
+        await wait_for(pilot, lambda: exim_session.values["SMTP_PORT"] == "25", "the port typed back")
+
+        def still_open() -> None:
+            assert choice_cells(table) == ["not moved"]
+            assert text_of(app, "#nav-status") == "1 conflict not resolved"
+            assert "moves to" not in text_of(app, "#choice-summary")
+            assert "not moved" in (exim_session.resolution_open("SMTP_PORT") or "")
+            assert [c.variable for c in exim_session.unresolved_conflicts()] == ["SMTP_PORT"]
+
+        still_open()
+        await go_next(pilot, app, "remap")
+        assert app.screen.query_one("#field-SMTP_PORT", Input).value == "25"
+        await pilot.press("escape")
+        table = await open_ports(pilot, app, exim_session)
+        still_open()
+        assert app.screen.query_one("#move-port", Input).value == "25"
+        app.goto("review")
+        await wait_for(pilot, lambda: exim_session.review_plan is not None and next_enabled(app), "review")
+        await wait_for(pilot, lambda: "Still blocking" in text_of(app, "#review-target"), "the open conflict")
+        target = text_of(app, "#review-target")
+        assert "port 25 (SMTP_PORT) is held by exim4" in target and "moves to" not in target
+        await go_next(pilot, app, "done")
+        await wait_for(pilot, lambda: "Still failing" in text_of(app, "#done-checks"), "the checks again")
+        assert "Port 25 (SMTP_PORT) is taken by exim4" in text_of(app, "#done-checks")
+    assert "SMTP_PORT=25" in exim_session.conf_path.read_text()
+
+
+async def test_12_a_port_typed_back_on_the_port_list_reopens_the_conflict(
+        exim_session: WizardSession) -> None:  # noqa: F811
+    """The move follows the answer typed on the Ports list (the step after Port conflicts): to 2626
+    it moves there, back to 25 the conflict is open again, and the Port conflicts row says so."""
+    exim_session.run_all_checks()
+    app = WizardApp(exim_session, start_step="ports")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_ports(pilot, app, exim_session)
+        await pilot.click("#choice-move")
+        await wait_for(pilot, lambda: exim_session.values["SMTP_PORT"] == "2525", "SMTP moved")
+        await go_next(pilot, app, "remap")
+        field = app.screen.query_one("#field-SMTP_PORT", Input)
+        field.focus()
+        await pilot.press("ctrl+u", *"2626")
+        await wait_for(pilot, lambda: exim_session.port_choices["SMTP_PORT"].value == "2626", "the move")
+        assert exim_session.unresolved_conflicts() == []
+        await pilot.press("ctrl+u", *"25")
+        await wait_for(pilot, lambda: exim_session.values["SMTP_PORT"] == "25", "the port typed back")
+        assert [c.variable for c in exim_session.unresolved_conflicts()] == ["SMTP_PORT"]
+        await pilot.press("escape")
+        table = await open_ports(pilot, app, exim_session)
+        assert choice_cells(table) == ["not moved"]
+        assert text_of(app, "#nav-status") == "1 conflict not resolved"

@@ -6,10 +6,14 @@ import shutil
 from pathlib import Path
 
 from mailcow_wizard.context import Context
+from mailcow_wizard.fixes.base import FixOptions
 from mailcow_wizard.fixes.ports import (
     Resolution,
     conflict_choices,
+    moves_nowhere,
+    plan,
     ports_in_use,
+    publishes_where_held,
     resolve,
     stop_plan,
     suggest_free_ports,
@@ -65,3 +69,26 @@ def test_unresolved_and_the_stop_plan(tmp_path: Path) -> None:
     assert stop_plan([c], {"SMTP_PORT": Resolution("move", "2525")}).steps == ()
     plan = stop_plan([c, c], {"SMTP_PORT": Resolution("stop")})
     assert [s.shell for s in plan.steps] == STOP_EXIM
+
+
+def test_a_move_to_the_port_in_conflict_moves_nothing(tmp_path: Path) -> None:
+    """Typed back to 25 (or given as --set SMTP_PORT=25): the conflict stays open, with the reason."""
+    c = exim_choice(tmp_path)
+    for back in ("25", " 25 ", "025"):
+        done = resolve(c, Resolution("move", back))
+        assert done.open == "not moved: 25 is the port in conflict" and done.values == {}
+        assert moves_nowhere(c, Resolution("move", back))
+    assert unresolved([c], {"SMTP_PORT": Resolution("move", "25")}) == [c]
+    assert not moves_nowhere(c, Resolution("move", "2525")) and not moves_nowhere(c, Resolution("stop"))
+    assert publishes_where_held(c, "25") and not publishes_where_held(c, "192.0.2.10:25")
+    assert not publishes_where_held(c, "2525") and not publishes_where_held(c, "not a port")
+
+
+def test_fix_ports_with_the_port_in_conflict_is_blocked(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(HOSTS / "ports-exim", root, symlinks=True)
+    ctx = Context(Host(root, live=False), root / "opt/mailcow-dockerized")
+    held = plan(ctx, FixOptions(sets={"SMTP_PORT": "25"}))
+    assert held.blocked == "port 25 (SMTP_PORT): not moved: 25 is the port in conflict"
+    moved = plan(ctx, FixOptions(sets={"SMTP_PORT": "2525"}))
+    assert "not moved" not in (moved.blocked or "")

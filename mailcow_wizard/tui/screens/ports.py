@@ -39,6 +39,8 @@ def row_state(open_reason: str | None, kind: str | None, value: str, unit: str |
     if kind is None:
         return "not resolved"
     if open_reason is not None:
+        if kind == "move" and value:
+            return "not moved"  # typed back to the port in conflict: open again
         return {"stop": "stop: not possible", "move": "move: port?", "bind": "bind: address?"}[kind]
     if kind == "stop":
         return f"stop {unit}" if unit else "stop"
