@@ -1,10 +1,12 @@
 """dist/mailcow-wizard.pyz (built by scripts/build-pyz) run the way people run it: `python3 FILE ...`.
 
-Every Python from 3.9 to 3.13 on this machine runs `check --json`, `generate --dry-run`, `fix --dry-run`
-and draws the wizard's first screen in tmux from the one file. Root and `nobody` (with Debian's own
-python3, no venv) both run it; the unpack directory follows the documented order (XDG cache, ~/.cache,
-/var/cache for root, $TMPDIR, ...), refuses directories others can change, and a second start unpacks
-nothing. The file carries psutil for x86_64 and aarch64, each its own machine's code.
+Every Python from 3.9 to 3.13 on this machine, and the system's own python3, runs `check --json`,
+`generate --dry-run`, `fix --dry-run` and draws the wizard's first screen in tmux from the one file
+(MCW_REQUIRE_PYTHONS="3.9 3.10 ..." makes a missing version a failure, as .ci/run has it). Root and
+`nobody` (with Debian's own python3, no venv) both run it; the unpack directory follows the documented
+order (XDG cache, ~/.cache, /var/cache for root, $TMPDIR, ...), refuses directories others can change,
+and a second start unpacks nothing. The file carries psutil for x86_64 and aarch64, each its own
+machine's code.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -31,15 +34,49 @@ pytestmark = pytest.mark.system
 PYZ = Path(os.environ.get("MAILCOW_WIZARD_PYZ") or REPO / "dist" / "mailcow-wizard.pyz")
 MINORS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
+REQUIRED = os.environ.get("MCW_REQUIRE_PYTHONS", "").split()
+"""Versions that must be found (.ci/run names all five): a missing one fails instead of going untested."""
 
 
-def interpreter(minor: str) -> str:
-    """A python of `minor` on this machine (pyenv's, else the system's), or skip."""
-    found = sorted(glob.glob(f"/root/.pyenv/versions/{minor}.*/bin/python{minor}"))
-    for candidate in [*found, f"/usr/bin/python{minor}"]:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    pytest.skip(f"no Python {minor} on this machine (/root/.pyenv/versions/{minor}.*)")
+def machine_pythons() -> dict[str, str | None]:
+    """Every Python this machine has for the pyz: name -> interpreter (None: required but missing).
+
+    pyenv's 3.9-3.13 (/root/.pyenv/versions), else the distribution's /usr/bin/python3.X, and always the
+    system's own python3 when it is another program: what a user of the one file runs.
+    """
+    found: dict[str, str | None] = {}
+    seen: set[str] = set()
+    for minor in dict.fromkeys([*MINORS, *REQUIRED]):
+        for candidate in [*sorted(glob.glob(f"/root/.pyenv/versions/{minor}.*/bin/python{minor}")),
+                          f"/usr/bin/python{minor}"]:
+            if os.access(candidate, os.X_OK):
+                found[minor] = candidate
+                seen.add(os.path.realpath(candidate))
+                break
+        else:
+            if minor in REQUIRED:
+                found[minor] = None
+    system = shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin")
+    if system and os.path.realpath(system) not in seen:
+        found["python3"] = system
+    return found
+
+
+PYTHONS = machine_pythons()
+
+
+def interpreter(name: str) -> str:
+    """The interpreter `name` of PYTHONS; a required version this machine lacks fails the test."""
+    python = PYTHONS[name]
+    if python is None:
+        pytest.fail(f"no Python {name} on this machine (/root/.pyenv/versions/{name}.*, "
+                    f"/usr/bin/python{name}), and MCW_REQUIRE_PYTHONS requires it")
+    return python
+
+
+def system_python() -> str:
+    """The distribution's python3, else the interpreter running the tests (outside its venv)."""
+    return shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin") or os.path.realpath(sys.executable)
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +150,9 @@ def test_pyz_carries_psutil_for_both_machines_and_no_other_compiled_code(pyz: Pa
 
 # -- every Python, every subcommand ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("minor", MINORS)
-def test_every_python_runs_check_generate_fix_and_the_wizard(minor: str, pyz: Path, tmp_path: Path) -> None:
-    python = interpreter(minor)
+@pytest.mark.parametrize("name", list(PYTHONS))
+def test_every_python_runs_check_generate_fix_and_the_wizard(name: str, pyz: Path, tmp_path: Path) -> None:
+    python = interpreter(name)
     env = pyz_env(XDG_CACHE_HOME=str(tmp_path / "cache"), HOME=str(tmp_path / "home"))
     version = run_pyz(python, pyz, "--version", env=env)
     assert version.returncode == 0 and version.stdout.startswith("mailcow-wizard "), version
@@ -156,7 +193,7 @@ def test_every_python_runs_check_generate_fix_and_the_wizard(minor: str, pyz: Pa
 
 def test_second_start_reuses_the_unpacked_files(pyz: Path, tmp_path: Path) -> None:
     env = pyz_env(XDG_CACHE_HOME=str(tmp_path / "cache"), HOME=str(tmp_path / "home"))
-    python = interpreter("3.11")
+    python = system_python()
     assert run_pyz(python, pyz, "--version", env=env).returncode == 0
     root = tmp_path / "cache" / "mailcow-wizard"
     (site,) = unpacked(root)
@@ -178,7 +215,7 @@ def test_directories_others_can_change_are_not_used(pyz: Path, tmp_path: Path) -
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     env = pyz_env(XDG_CACHE_HOME=str(shared), HOME=str(home))
-    assert run_pyz(interpreter("3.11"), pyz, "--version", env=env).returncode == 0
+    assert run_pyz(system_python(), pyz, "--version", env=env).returncode == 0
     assert not (shared / "mailcow-wizard").exists() or not list((shared / "mailcow-wizard").iterdir())
     assert len(unpacked(home / ".cache" / "mailcow-wizard")) == 1
 

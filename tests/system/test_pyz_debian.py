@@ -1,11 +1,12 @@
 """dist/mailcow-wizard.pyz with the python3 of real Debian 11 (bullseye, 3.9) and Debian 13 (trixie, 3.13).
 
-The trees are minimal debootstrap installs (python3 and what it needs: no pip, no venv), made once by
-`scripts/debian-tree SUITE` and kept under $MAILCOW_WIZARD_TREES (default
-/var/cache/mailcow-wizard-trees). Each command runs as `chroot TREE python3 /x/mailcow-wizard.pyz ...`
-inside its own mount namespace with the tree's /proc mounted, so the mount ends with the process. In
-each tree: `check --json` gives valid JSON with the documented exit code, `generate --dry-run` works on a
-copy of a real mailcow checkout (MAILCOW_SRC), and `--demo` draws its first screen in tmux.
+The trees are minimal debootstrap installs (python3 and what it needs: no pip, no venv), made by
+`scripts/debian-tree SUITE` when the session first needs them (a few minutes each) and kept under
+$MAILCOW_WIZARD_TREES (default /var/cache/mailcow-wizard-trees) for later runs. Each command runs as
+`chroot TREE python3 /x/mailcow-wizard.pyz ...` inside its own mount namespace with the tree's /proc
+mounted, so the mount ends with the process. In each tree: `check --json` gives valid JSON with the
+documented exit code, `generate --dry-run` works on a copy of a real mailcow checkout (MAILCOW_SRC), and
+`--demo` draws its first screen in tmux.
 """
 
 from __future__ import annotations
@@ -36,11 +37,23 @@ ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "TERM": "xter
 ENTER = 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"'
 
 
-def find_tree(suite: str) -> Path:
-    for candidate in sorted(TREES.glob(f"debian-{suite}-*")):
-        if (candidate / ".complete").exists() and os.access(candidate / "usr/bin/python3", os.X_OK):
-            return candidate
-    pytest.skip(f"no cached Debian {suite} tree under {TREES} (scripts/debian-tree {suite} makes it)")
+@pytest.fixture(scope="session")
+def debian_trees() -> dict[str, Path]:
+    """Each suite's tree, made by scripts/debian-tree (debootstrap, minutes) unless it is cached."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (debootstrap, chroot and mounting /proc)")
+    for tool in ("unshare", "chroot", "debootstrap"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (scripts/install-test-deps installs it)")
+    trees = {}
+    for suite in SUITES:
+        made = subprocess.run([str(REPO / "scripts" / "debian-tree"), suite], capture_output=True,
+                              text=True, timeout=1800, check=False,
+                              env={**os.environ, "MAILCOW_WIZARD_TREES": str(TREES)})
+        if made.returncode != 0:
+            pytest.fail(f"scripts/debian-tree {suite} failed: {made.stderr.strip()[-800:]}")
+        trees[suite] = Path(made.stdout.strip().splitlines()[-1])
+    return trees
 
 
 @dataclass
@@ -68,13 +81,8 @@ class Tree:
 
 
 @pytest.fixture(params=list(SUITES))
-def tree(request: pytest.FixtureRequest) -> Iterator[Tree]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (chroot and mounting /proc)")
-    for tool in ("unshare", "chroot"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
-    root = find_tree(request.param)
+def tree(request: pytest.FixtureRequest, debian_trees: dict[str, Path]) -> Iterator[Tree]:
+    root = debian_trees[request.param]
     if not PYZ.is_file():
         pytest.skip(f"{PYZ} is not built (run scripts/build-pyz)")
     inside = f"/x-{os.getpid()}-{os.urandom(3).hex()}"
