@@ -159,61 +159,109 @@ class Dir:
         self.close()
 
 
-def open_dir(path: Path | str, root: Path | str = ROOT, *, create: bool = False) -> Dir:
+def _parts(rel: str) -> list[str]:
+    return [p for p in rel.split("/") if p and p != "."]
+
+
+def open_dir(path: Path | str, root: Path | str = ROOT, *, create: bool = False,
+             beneath: Path | str | None = None) -> Dir:
     """Open directory `path` beneath `root`, resolving symlinks by hand so that none leaves the root.
 
-    `create` makes missing directories (0755). FileNotFoundError when one is missing, Refused when a
-    component is not a directory or links loop.
+    `create` makes missing directories (0755). With `beneath` (a directory at or above `path`, e.g. the
+    mailcow checkout), the walk below it is held inside it: a link or `..` that would leave it is
+    Refused instead of being followed (the checkout's own files never lead elsewhere, even under `/`).
+    FileNotFoundError when a directory is missing, Refused when a component is not a directory, links
+    loop or a link leaves `beneath`.
     """
     root_p, rel = confine(path, root)
+    parts = _parts(rel)
+    inner: list[str] = []
+    floor_name = ""
+    if beneath is not None:
+        b_root, b_rel = confine(beneath, root)
+        b_parts = _parts(b_rel)
+        if b_root != root_p or parts[:len(b_parts)] != b_parts or ".." in parts[len(b_parts):]:
+            raise Refused(f"{path} does not lie inside {beneath}")
+        parts, inner = b_parts, parts[len(b_parts):]
+        floor_name = "/" + "/".join(b_parts)
     root_fd = os.open(root_p, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     stack: list[tuple[int, str]] = [(root_fd, str(root_p))]
     chain: list[tuple[str, os.stat_result]] = [(str(root_p), os.fstat(root_fd))]
-    parts = [p for p in rel.split("/") if p]
-    links = 0
     try:
-        while parts:
-            name = parts.pop(0)
-            if name == ".":
-                continue
-            if name == "..":
-                if len(stack) > 1:
-                    os.close(stack.pop()[0])
-                continue
-            cur_fd, cur_name = stack[-1]
-            shown = f"{cur_name.rstrip('/')}/{name}"
-            try:
-                fd = os.open(name, _DIR_FLAGS, dir_fd=cur_fd)
-            except FileNotFoundError as exc:
-                if not create:
-                    raise named(exc, shown) from None
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(name, 0o755, dir_fd=cur_fd)
-                parts.insert(0, name)
-                continue
-            except OSError as exc:
-                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise named(exc, shown) from None
-                st = os.stat(name, dir_fd=cur_fd, follow_symlinks=False)
-                if not stat.S_ISLNK(st.st_mode):
-                    raise Refused(f"{shown} is {_kind(st.st_mode)}, not a directory",
-                                  errno.ENOTDIR) from None
-                links += 1
-                if links > MAX_LINKS:
-                    raise Refused(f"{shown}: too many levels of symbolic links", errno.ELOOP) from None
-                target = os.readlink(name, dir_fd=cur_fd)
-                if target.startswith("/"):
-                    while len(stack) > 1:
-                        os.close(stack.pop()[0])
-                parts[:0] = [p for p in target.split("/") if p]
-                continue
-            stack.append((fd, shown))
-            chain.append((shown, os.fstat(fd)))
+        _walk(stack, chain, parts, create, None)
+        if beneath is not None:
+            _walk(stack, chain, inner, create, (len(stack), str(beneath), floor_name))
         fd = os.dup(stack[-1][0])
         return Dir(fd, Path(stack[-1][1]), chain)
     finally:
         for fd_, _ in stack:
             os.close(fd_)
+
+
+def _walk(stack: list[tuple[int, str]], chain: list[tuple[str, os.stat_result]], parts: list[str],
+          create: bool, floor: tuple[int, str, str] | None) -> None:
+    """Walk `parts` from the top of `stack`; `floor` (depth, shown name, host path) holds the walk
+    at or below that depth: what would climb above it is Refused."""
+    links = 0
+    while parts:
+        name = parts.pop(0)
+        if name == ".":
+            continue
+        if name == "..":
+            if floor is not None and len(stack) <= floor[0]:
+                raise Refused(f"a `..` below {floor[1]} leads out of it; mailcow-wizard writes the "
+                              f"checkout's files only inside it", errno.EXDEV)
+            if len(stack) > 1:
+                os.close(stack.pop()[0])
+            continue
+        cur_fd, cur_name = stack[-1]
+        shown = f"{cur_name.rstrip('/')}/{name}"
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=cur_fd)
+        except FileNotFoundError as exc:
+            if not create:
+                raise named(exc, shown) from None
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=cur_fd)
+            parts.insert(0, name)
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise named(exc, shown) from None
+            st = os.stat(name, dir_fd=cur_fd, follow_symlinks=False)
+            if not stat.S_ISLNK(st.st_mode):
+                raise Refused(f"{shown} is {_kind(st.st_mode)}, not a directory",
+                              errno.ENOTDIR) from None
+            links += 1
+            if links > MAX_LINKS:
+                raise Refused(f"{shown}: too many levels of symbolic links", errno.ELOOP) from None
+            target = os.readlink(name, dir_fd=cur_fd)
+            if target.startswith("/"):
+                if floor is not None:
+                    host_floor = floor[2].rstrip("/") + "/"
+                    normal = "/" + "/".join(_parts(target))
+                    if not (normal + "/").startswith(host_floor) or ".." in _parts(target):
+                        raise Refused(f"{shown} is a symbolic link to {target}, outside {floor[1]}; "
+                                      "mailcow-wizard writes the checkout's files only inside it (make "
+                                      f"{shown} a real directory)", errno.EXDEV) from None
+                    while len(stack) > floor[0]:
+                        os.close(stack.pop()[0])
+                    parts[:0] = _parts(normal[len(host_floor):])
+                    continue
+                while len(stack) > 1:
+                    os.close(stack.pop()[0])
+            elif floor is not None:
+                depth = len(stack) - floor[0]
+                for p in _parts(target):
+                    depth += -1 if p == ".." else 1
+                    if depth < 0:
+                        raise Refused(f"{shown} is a symbolic link to {target}, which leads out of "
+                                      f"{floor[1]}; mailcow-wizard writes the checkout's files only "
+                                      f"inside it (make {shown} a real directory)", errno.EXDEV) from None
+            parts[:0] = _parts(target)
+            continue
+        stack.append((fd, shown))
+        chain.append((shown, os.fstat(fd)))
 
 
 def unsafe_directory(chain: list[tuple[str, os.stat_result]], owner: int) -> str | None:
@@ -272,11 +320,13 @@ def read_at(dfd: int, name: str, shown: str, limit: int = READ_LIMIT) -> tuple[b
         os.close(fd)
 
 
-def read_file(real: Path | str, root: Path | str = ROOT, limit: int = READ_LIMIT) -> bytes | None:
-    """The bytes of regular file `real` (beneath `root`); None when it or its directory is missing."""
+def read_file(real: Path | str, root: Path | str = ROOT, limit: int = READ_LIMIT, *,
+              beneath: Path | str | None = None) -> bytes | None:
+    """The bytes of regular file `real` (beneath `root`, and inside `beneath` when given, see
+    `open_dir`); None when it or its directory is missing."""
     p = Path(real)
     try:
-        with open_dir(p.parent, root) as d:
+        with open_dir(p.parent, root, beneath=beneath) as d:
             got = read_at(d.fd, p.name, str(p), limit)
     except FileNotFoundError:
         return None
@@ -434,7 +484,7 @@ def _same(a: os.stat_result, b: os.stat_result) -> bool:
 def write_file(real: Path | str, data: bytes, *, root: Path | str = ROOT, expect: bytes | None | object = ANY,
                mode: int = 0o644, force_mode: int | None = None, backup: bool = True,
                now: datetime | float | None = None, check: Callable[[Path], None] | None = None,
-               read_limit: int = READ_LIMIT) -> Written:
+               read_limit: int = READ_LIMIT, beneath: Path | str | None = None) -> Written:
     """Replace (or create) `real` with `data`: atomic, locked, never through a link, backed up.
 
     `expect` is the content the plan was made from (None: the file must not exist); a file that has
@@ -442,12 +492,13 @@ def write_file(real: Path | str, data: bytes, *, root: Path | str = ROOT, expect
     overrides the mode, e.g. 0600 for mailcow.conf); a new one gets `mode` and the caller's owner.
     `check(path)` may read the complete temp file (through a path to our own descriptor of it) before
     anything is replaced, and raise to stop.
-    Missing parent directories are created. Raises Refused/OSError; the file is then as it was.
+    Missing parent directories are created. `beneath` holds the walk inside that directory (see
+    `open_dir`). Raises Refused/OSError; the file is then as it was.
     """
     p = Path(real)
     shown = str(p)
     _jail_path(p)
-    with interrupts.deferred(), open_dir(p.parent, root, create=True) as d, locked_fd(d):
+    with interrupts.deferred(), open_dir(p.parent, root, create=True, beneath=beneath) as d, locked_fd(d):
         _jailed(d, shown)
         dfd, name = d.fd, p.name
         clean_stale_temps(dfd)
@@ -600,11 +651,12 @@ def append_file(real: Path | str, text: str, root: Path | str = ROOT, mode: int 
             os.close(fd)
 
 
-def make_symlink(link: Path | str, target: str, root: Path | str = ROOT, *, replace: bool = False) -> bool:
+def make_symlink(link: Path | str, target: str, root: Path | str = ROOT, *, replace: bool = False,
+                 beneath: Path | str | None = None) -> bool:
     """Create symlink `link` -> `target`; an existing name is left alone unless `replace` (then the
     name itself is swapped by a rename; whatever it pointed to is never touched). True when made."""
     p = Path(link)
-    with open_dir(p.parent, root) as d, locked_fd(d):
+    with open_dir(p.parent, root, beneath=beneath) as d, locked_fd(d):
         _jailed(d, str(p))
         if not replace:
             try:
@@ -628,13 +680,15 @@ def make_symlink(link: Path | str, target: str, root: Path | str = ROOT, *, repl
     return True
 
 
-def create_new(real: Path | str, data: bytes, mode: int = 0o644, root: Path | str = ROOT) -> None:
+def create_new(real: Path | str, data: bytes, mode: int = 0o644, root: Path | str = ROOT, *,
+               beneath: Path | str | None = None) -> None:
     """Create `real` complete with `data` and `mode`; never replaces anything (FileExistsError then).
 
-    Missing parent directories are created; the name appears only with the whole content (link())."""
+    Missing parent directories are created; the name appears only with the whole content (link()).
+    `beneath` holds the walk inside that directory (see `open_dir`)."""
     p = Path(real)
     _jail_path(p)
-    with interrupts.deferred(), open_dir(p.parent, root, create=True) as d, locked_fd(d):
+    with interrupts.deferred(), open_dir(p.parent, root, create=True, beneath=beneath) as d, locked_fd(d):
         _jailed(d, str(p))
         why = unsafe_directory(d.chain, os.geteuid())
         if why:
@@ -646,6 +700,27 @@ def create_new(real: Path | str, data: bytes, mode: int = 0o644, root: Path | st
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=d.fd)
+
+
+def lookup(real: Path | str, root: Path | str = ROOT, *,
+           beneath: Path | str | None = None) -> os.stat_result | None:
+    """What the name `real` is (never following its last component), reached like every write;
+    None when it or a directory on the way is missing. Refused as `open_dir` refuses."""
+    p = Path(real)
+    try:
+        with open_dir(p.parent, root, beneath=beneath) as d:
+            return os.stat(p.name, dir_fd=d.fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def remove_file(real: Path | str, root: Path | str = ROOT, *, beneath: Path | str | None = None) -> None:
+    """Remove regular file `real` (one this run created and must take back); a link or anything
+    else of that name is left alone."""
+    p = Path(real)
+    with open_dir(p.parent, root, beneath=beneath) as d, locked_fd(d):
+        if _ident(d.fd, p.name) is not None:
+            os.unlink(p.name, dir_fd=d.fd)
 
 
 # -- locks ---------------------------------------------------------------------------------------

@@ -16,12 +16,18 @@ checkout's age, so we look at what its generator mentions):
   what mailcow starts with.
 
 `plan_checkout` is pure (it looks, decides and describes); `prepare_checkout` writes mailcow.conf and
-then these, through the same write paths, and says what it created. Running it twice changes nothing
+then these, through the same write core, and says what it created. Running it twice changes nothing
 the second time.
+
+Every look and write here goes through `fsio` held inside the checkout (`beneath=`), beneath --root:
+a directory of the checkout that is a link leading out of it (data/assets/ssl -> /etc/ssl, a `..`
+link, data/web/inc -> /etc) is never followed; that file is skipped with the reason, nothing outside
+is read or written.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -74,10 +80,16 @@ class CheckoutPlan:
 
     mailcow_dir: Path
     hostname: str
+    root: Path = fsio.ROOT
+    """The --root every look and write is confined to (and the checkout's own files to the checkout)."""
     steps: list[Step] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     """Reasons nothing may be written at all (e.g. `.env` is a regular file)."""
     app_info: bytes | None = None
+    app_info_before: bytes | None = None
+    """app_info's content when planned: it is replaced only while it still says this."""
+    dhparams: bytes | None = None
+    """The example dhparams read when planning, written as planned."""
 
     @property
     def changes(self) -> list[Step]:
@@ -169,12 +181,47 @@ def render_app_info(info: GitInfo) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+class _Outside(Exception):
+    """A directory of the checkout leads out of it: the file is skipped, with this reason."""
+
+
+def _look(plan: CheckoutPlan, rel: str) -> os.stat_result | None:
+    """The name `rel` in the checkout, never through a link out of it (None: missing)."""
+    try:
+        return fsio.lookup(plan.mailcow_dir / rel, plan.root, beneath=plan.mailcow_dir)
+    except fsio.Refused as exc:
+        if exc.errno == errno.EXDEV:
+            raise _Outside(str(exc)) from exc
+        return None  # a file where a directory should be: treated as missing, refused when written
+
+
+def _is_dir(plan: CheckoutPlan, rel: str) -> bool:
+    try:
+        with fsio.open_dir(plan.mailcow_dir / rel, plan.root, beneath=plan.mailcow_dir):
+            return True
+    except FileNotFoundError:
+        return False
+    except fsio.Refused as exc:
+        if exc.errno == errno.EXDEV:
+            raise _Outside(str(exc)) from exc
+        return False
+
+
+def _read(plan: CheckoutPlan, rel: str) -> bytes | None:
+    try:
+        return fsio.read_file(plan.mailcow_dir / rel, plan.root, 1 << 20, beneath=plan.mailcow_dir)
+    except fsio.Refused as exc:
+        if exc.errno == errno.EXDEV:
+            raise _Outside(str(exc)) from exc
+        raise
+
+
 def plan_checkout(mailcow_dir: Path | str, hostname: str, host: Host | None = None, *,
                   replace_env_link: bool = False, git: GitInfo | None = None) -> CheckoutPlan:
     """Look at the checkout and decide, file by file; writes nothing."""
     host = host or Host()
     d = Path(mailcow_dir)
-    plan = CheckoutPlan(d, hostname)
+    plan = CheckoutPlan(d, hostname, host.root)
     wanted = expected_files(d)
 
     state, target = env_link_state(d)
@@ -193,52 +240,71 @@ def plan_checkout(mailcow_dir: Path | str, hostname: str, host: Host | None = No
     else:
         plan.steps.append(Step(ENV_LINK, "keep", f"already links to {CONF_NAME}"))
 
-    cert, key = f"{SSL_DIR}/cert.pem", f"{SSL_DIR}/key.pem"
-    if cert in wanted:
-        have = [p for p in (cert, key) if os.path.lexists(d / p)]
-        if have:
-            missing = [p for p in (cert, key) if p not in have]
-            plan.steps.append(Step(cert, "keep", "an existing certificate is never replaced" + (
-                f" ({missing[0]} is missing: add the matching file by hand)" if missing else "")))
-        elif not host.live or shutil.which("openssl") is None:
-            plan.steps.append(Step(cert, "skip", "needs the openssl program on the running system"
-                                   if host.live else "not made under --root (no programs run there)"))
-        else:
-            plan.steps.append(Step(cert, "create", f"self-signed placeholder for {hostname}, {CERT_DAYS} "
-                                   "days, until ACME fetches a real one; with key.pem (mode 0600)"))
-    dh = f"{SSL_DIR}/dhparams.pem"
-    if dh in wanted:
-        if os.path.lexists(d / dh):
-            plan.steps.append(Step(dh, "keep", "already there"))
-        elif (d / SSL_EXAMPLE_DIR / "dhparams.pem").is_file():
-            plan.steps.append(Step(dh, "create", f"copied from {SSL_EXAMPLE_DIR}/"))
-    if RSPAMD_PLACEHOLDER in wanted:
-        if os.path.lexists(d / RSPAMD_PLACEHOLDER):
-            plan.steps.append(Step(RSPAMD_PLACEHOLDER, "keep", "already there"))
-        elif (d / RSPAMD_PLACEHOLDER).parent.is_dir():
-            plan.steps.append(Step(RSPAMD_PLACEHOLDER, "create", "placeholder rspamd includes; the password "
-                                   "is set later in mailcow's web interface"))
-    if APP_INFO in wanted and (d / APP_INFO).parent.is_dir():
-        info = git if git is not None else read_git_info(d, host)
-        plan.app_info = render_app_info(info)
+    for rel, decide in ((f"{SSL_DIR}/cert.pem", _plan_certificate),
+                        (f"{SSL_DIR}/dhparams.pem", _plan_dhparams),
+                        (RSPAMD_PLACEHOLDER, _plan_rspamd), (APP_INFO, _plan_app_info)):
+        if rel not in wanted:
+            continue
         try:
-            info_path = d / APP_INFO
-            current = None if info_path.is_symlink() else fsio.read_regular(str(info_path), 1 << 20)
-        except OSError:
-            current = None
-        what = (f"version {info.version}, branch {info.branch or '?'}" if info.commit
-                else "no git metadata here: version fields left empty")
-        if current == plan.app_info:
-            plan.steps.append(Step(APP_INFO, "keep", "already says this"))
-        else:
-            plan.steps.append(Step(APP_INFO, "create" if current is None else "replace", what))
+            decide(plan, rel, host, git)
+        except _Outside as exc:
+            plan.steps.append(Step(rel, "skip", str(exc)))
+        except OSError as exc:
+            plan.steps.append(Step(rel, "skip", str(exc.strerror or exc)))
     return plan
 
 
-def _create_new(path: Path, data: bytes, mode: int, root: Path | str = fsio.ROOT) -> None:
-    """Create `path` with `data` and `mode` through the write core; never replaces anything
-    (FileExistsError instead)."""
-    fsio.create_new(path, data, mode, root)
+def _plan_certificate(plan: CheckoutPlan, cert: str, host: Host, _git: GitInfo | None) -> None:
+    key = f"{SSL_DIR}/key.pem"
+    have = [p for p in (cert, key) if _look(plan, p) is not None]
+    if have:
+        missing = [p for p in (cert, key) if p not in have]
+        plan.steps.append(Step(cert, "keep", "an existing certificate is never replaced" + (
+            f" ({missing[0]} is missing: add the matching file by hand)" if missing else "")))
+    elif not host.live or shutil.which("openssl") is None:
+        plan.steps.append(Step(cert, "skip", "needs the openssl program on the running system"
+                               if host.live else "not made under --root (no programs run there)"))
+    else:
+        plan.steps.append(Step(cert, "create", f"self-signed placeholder for {plan.hostname}, {CERT_DAYS} "
+                               "days, until ACME fetches a real one; with key.pem (mode 0600)"))
+
+
+def _plan_dhparams(plan: CheckoutPlan, dh: str, _host: Host, _git: GitInfo | None) -> None:
+    if _look(plan, dh) is not None:
+        plan.steps.append(Step(dh, "keep", "already there"))
+        return
+    example = _read(plan, f"{SSL_EXAMPLE_DIR}/dhparams.pem")
+    if example is not None:
+        plan.dhparams = example
+        plan.steps.append(Step(dh, "create", f"copied from {SSL_EXAMPLE_DIR}/"))
+
+
+def _plan_rspamd(plan: CheckoutPlan, rel: str, _host: Host, _git: GitInfo | None) -> None:
+    if _look(plan, rel) is not None:
+        plan.steps.append(Step(rel, "keep", "already there"))
+    elif _is_dir(plan, os.path.dirname(rel)):
+        plan.steps.append(Step(rel, "create", "placeholder rspamd includes; the password "
+                               "is set later in mailcow's web interface"))
+
+
+def _plan_app_info(plan: CheckoutPlan, rel: str, host: Host, git: GitInfo | None) -> None:
+    if not _is_dir(plan, os.path.dirname(rel)):
+        return
+    st = _look(plan, rel)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        plan.steps.append(Step(rel, "skip", "not rewritten: it is not a regular file (a link is never "
+                               "written through)"))
+        return
+    info = git if git is not None else read_git_info(plan.mailcow_dir, host)
+    plan.app_info = render_app_info(info)
+    current = _read(plan, rel)
+    plan.app_info_before = current
+    what = (f"version {info.version}, branch {info.branch or '?'}" if info.commit
+            else "no git metadata here: version fields left empty")
+    if current == plan.app_info:
+        plan.steps.append(Step(rel, "keep", "already says this"))
+    else:
+        plan.steps.append(Step(rel, "create" if current is None else "replace", what))
 
 
 def make_certificate(hostname: str, bits: int = CERT_BITS) -> tuple[bytes, bytes]:
@@ -261,8 +327,11 @@ def make_certificate(hostname: str, bits: int = CERT_BITS) -> tuple[bytes, bytes
 
 
 def apply_checkout(plan: CheckoutPlan) -> tuple[list[str], list[str]]:
-    """Carry out the plan's changes; returns (created/replaced lines, skipped lines)."""
+    """Carry out the plan's changes; returns (created/replaced lines, skipped lines).
+
+    Every write goes through the write core held inside the checkout, beneath --root."""
     d = plan.mailcow_dir
+    where = {"root": plan.root, "beneath": d}
     done: list[str] = []
     skipped = [f"{s.path}: {s.why}" for s in plan.steps if s.action == "skip"]
     for s in plan.steps:
@@ -272,41 +341,45 @@ def apply_checkout(plan: CheckoutPlan) -> tuple[list[str], list[str]]:
         try:
             if s.path == ENV_LINK:
                 # Only the link itself is swapped; whatever the old .env pointed to is untouched.
-                if not fsio.make_symlink(target, CONF_NAME, replace=s.action != "create"):
+                if not fsio.make_symlink(target, CONF_NAME, replace=s.action != "create", **where):
                     raise FileExistsError(target)
                 done.append(f"{s.action}d {target} -> {CONF_NAME}")
             elif s.path.endswith("/cert.pem"):
                 cert, key = make_certificate(plan.hostname)
                 key_path = target.with_name("key.pem")
-                _create_new(key_path, key, 0o600)
+                fsio.create_new(key_path, key, 0o600, **where)
                 try:
-                    _create_new(target, cert, 0o644)
+                    fsio.create_new(target, cert, 0o644, **where)
                 except BaseException:
-                    os.unlink(key_path)
+                    fsio.remove_file(key_path, **where)
                     raise
                 done.append(f"created {target} and {key_path} ({s.why})")
-            elif s.path.endswith("/dhparams.pem"):
-                example = fsio.read_regular(str(d / SSL_EXAMPLE_DIR / "dhparams.pem"), 1 << 20)
-                _create_new(target, example, 0o644)
+            elif s.path.endswith("/dhparams.pem") and plan.dhparams is not None:
+                fsio.create_new(target, plan.dhparams, 0o644, **where)
                 done.append(f"created {target} ({s.why})")
             elif s.path == RSPAMD_PLACEHOLDER:
-                _create_new(target, RSPAMD_TEXT, 0o644)
+                fsio.create_new(target, RSPAMD_TEXT, 0o644, **where)
                 done.append(f"created {target} ({s.why})")
             elif s.path == APP_INFO and plan.app_info is not None:
-                fsio.write_file(target, plan.app_info, mode=0o644)
+                fsio.write_file(target, plan.app_info, mode=0o644, expect=plan.app_info_before, **where)
                 done.append(f"{'created' if s.action == 'create' else 'rewrote'} {target} ({s.why})")
         except FileExistsError:
             skipped.append(f"{s.path}: appeared meanwhile; left as it is")
+        except fsio.Changed:
+            skipped.append(f"{s.path}: changed meanwhile; left as it is")
         except OSError as exc:
             raise ConfError(f"could not write {target}: {exc.strerror or exc}") from exc
     return done, skipped
 
 
 def prepare_checkout(conf_plan: ConfPlan, host: Host | None = None, *, replace_env_link: bool = False,
-                     run_compose: bool = True, git: GitInfo | None = None) -> CheckoutResult:
-    """Write mailcow.conf, then the checkout's other files; refuses before any write when one is refused."""
-    plan = plan_checkout(conf_plan.mailcow_dir, conf_plan.values.get("MAILCOW_HOSTNAME", ""), host,
-                         replace_env_link=replace_env_link, git=git)
+                     run_compose: bool = True, git: GitInfo | None = None,
+                     planned: CheckoutPlan | None = None) -> CheckoutResult:
+    """Write mailcow.conf, then the checkout's other files; refuses before any write when one is refused.
+
+    `planned` is the checkout plan a person already saw (the wizard's Review): carried out as it is."""
+    plan = planned or plan_checkout(conf_plan.mailcow_dir, conf_plan.values.get("MAILCOW_HOSTNAME", ""),
+                                    host, replace_env_link=replace_env_link, git=git)
     if plan.refusals:
         raise ConfError("; ".join(plan.refusals) + "; nothing written")
     conf = write_conf(conf_plan, run_compose=run_compose, create_env_link=False)
