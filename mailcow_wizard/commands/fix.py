@@ -26,14 +26,13 @@ from mailcow_wizard.fixes import (
     FixOptions,
     FixSpec,
     Outcome,
-    Plan,
     apply,
     get_fix,
     plan_fix,
     verify,
     write_log,
 )
-from mailcow_wizard.fixes.base import may_change
+from mailcow_wizard.fixes.base import lock_edits, may_change
 from mailcow_wizard.fixes.swap import (
     SWAP_SIZE_MAX_MIB,
     SWAP_SIZE_MIN_MIB,
@@ -154,15 +153,6 @@ def run(args: argparse.Namespace) -> int:
         return _plan_and_apply(args, spec, options, ctx, locks)
 
 
-def _lock_edits(plan: Plan, ctx: Context, locks: contextlib.ExitStack) -> None:
-    """Lock the directory of every file the plan edits (its nearest existing ancestor when new)."""
-    for edit in plan.edits:
-        d = edit.real_path.parent
-        while not d.is_dir() and d != d.parent:
-            d = d.parent
-        locks.enter_context(fsio.locked(d, edit.root))
-
-
 def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions, ctx: Context,
                     locks: contextlib.ExitStack) -> int:
     fix_id = spec.id
@@ -179,7 +169,7 @@ def _plan_and_apply(args: argparse.Namespace, spec: FixSpec, options: FixOptions
         options = replace(options, choice=picked)
         plan = plan_fix(fix_id, ctx, options)
         out.write("\n")
-    _lock_edits(plan, ctx, locks)
+    lock_edits(plan.edits, locks)
     out.write(visible(plan.render()))
     out.flush()
 

@@ -95,6 +95,17 @@ class CheckoutPlan:
     def changes(self) -> list[Step]:
         return [s for s in self.steps if s.action in ("create", "replace")]
 
+    def changed_on_disk(self) -> list[str]:
+        """Files this plan would replace that no longer hold what it read (files it only creates are
+        never replaced: one that appeared meanwhile is left as it is)."""
+        if not any(s.path == APP_INFO and s.action == "replace" for s in self.steps):
+            return []
+        try:
+            now = _read(self, APP_INFO)
+        except (OSError, _Outside):
+            now = None
+        return [] if now == self.app_info_before else [str(self.mailcow_dir / APP_INFO)]
+
 
 @dataclass(frozen=True)
 class CheckoutResult:

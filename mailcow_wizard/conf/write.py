@@ -115,6 +115,13 @@ class ConfPlan:
         """Keys whose values are never shown: the schema's secrets and the password-like extras."""
         return {k.name for k in self.schema.keys if k.secret} | set(_SECRET_LIKE)
 
+    def changed_on_disk(self) -> bool:
+        """Whether the file is no longer what this plan was made from (another program wrote it)."""
+        try:
+            return fsio.read_file(self.path, self.root) != self.old_bytes
+        except OSError:
+            return True
+
     def diff(self, show_secrets: bool = False) -> str:
         """Unified diff old -> new (secret values hidden unless asked for)."""
         secret_keys = self.secret_keys

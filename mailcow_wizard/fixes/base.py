@@ -15,11 +15,12 @@ as a normal user); commands are never run there (the host has no runner), they a
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import shlex
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -212,6 +213,26 @@ def read_current(real: Path, root: Path = fsio.ROOT) -> str | None:
     """
     data = fsio.read_file(real, root)
     return None if data is None else decode(data)
+
+
+def changed_since_plan(edit: FileEdit) -> bool:
+    """Whether the file is neither as the plan found it nor as the plan would leave it (then applying
+    would replace someone else's change; `_apply_edit` refuses it, and the wizard checks it first)."""
+    try:
+        current = read_current(edit.real_path, edit.root)
+    except OSError:
+        return True
+    return current not in (edit.before, edit.after)
+
+
+def lock_edits(edits: Iterable[FileEdit], locks: contextlib.ExitStack) -> None:
+    """Hold, in `locks`, the lock of the directory of every file in `edits` (its nearest existing
+    ancestor when new): what `fix` and the wizard's Apply hold from the plan's last look to the write."""
+    for edit in edits:
+        d = edit.real_path.parent
+        while not d.is_dir() and d != d.parent:
+            d = d.parent
+        locks.enter_context(fsio.locked(d, edit.root))
 
 
 def shown_path(host: Host, real: Path) -> str:

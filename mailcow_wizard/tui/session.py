@@ -584,8 +584,10 @@ class WizardSession:
             return self.write_result
         from mailcow_wizard.conf.assets import prepare_checkout
 
+        reviewed = self.review_plan is not None
         plan = self.review_plan or self.plan_conf()
-        done = prepare_checkout(plan, self.ctx.host, run_compose=not self.demo, replace_env_link=True)
+        done = prepare_checkout(plan, self.ctx.host, run_compose=not self.demo, replace_env_link=True,
+                                planned=self.checkout_plan if reviewed else None)
         result = done.conf
         self.ctx.conf = read_existing_conf(self.conf_path)
         self._checkout = None
@@ -854,19 +856,93 @@ class WizardSession:
     def finish(self, progress: Progress | None = None) -> WriteOutcome:
         """Review confirmed: apply the fixes still planned (each command once), then write mailcow.conf.
 
+        The Review's plan is final, but the person may take their time to read it, so no lock is held
+        while they do (a wizard left open would stop every `generate`, `fix` and script meanwhile).
+        From the confirmation to the last write this takes the locks `generate` and `fix` take (the
+        checkout's, each edited file's directory), then checks that every file is still what the
+        Review's diffs were made from. If another program changed one, nothing at all is done: the
+        error names the files, the changed fix plans are made again and the Review is rebuilt from the
+        files as they are. A lock another run holds is waited for briefly, then refused naming it.
+
         In read-only mode the planned fixes stay as commands for the person to run as root (the Review
         and the Done step list them); only mailcow.conf is written. Blocking.
         """
         if self.review_plan is None:
             self.prepare_review()
-        if not self.read_only:
-            for view in list(self.planned_fixes.values()):
-                if progress:
-                    progress(f"Applying: {view.title} ...")
-                self.apply_fix(view)
-        if progress:
-            progress("Writing mailcow.conf ...")
-        return self.write_conf()
+        with contextlib.ExitStack() as locks:
+            if not self.dry_run:
+                self._hold_review_locks(locks)
+                changed = self.changed_since_review()
+                if changed:
+                    self._replan_after_change()
+                    raise ReviewChanged(changed)
+            if not self.read_only:
+                for view in list(self.planned_fixes.values()):
+                    if progress:
+                        progress(f"Applying: {view.title} ...")
+                    self.apply_fix(view)
+            if progress:
+                progress("Writing mailcow.conf ...")
+            return self.write_conf()
+
+    def _review_edits(self) -> list[Any]:
+        """The file edits of the fixes the Review lists (none in read-only mode: they are not made)."""
+        if self.read_only:
+            return []
+        return [e for v in self.planned_fixes.values() if v.plan is not None for e in v.plan.edits]
+
+    def _hold_review_locks(self, locks: contextlib.ExitStack) -> None:
+        from mailcow_wizard import fsio
+        from mailcow_wizard.fixes.base import lock_edits
+
+        if self.ctx.mailcow_dir.is_dir():
+            locks.enter_context(fsio.locked(self.ctx.mailcow_dir, self.ctx.host.root))
+        lock_edits(self._review_edits(), locks)
+
+    def changed_since_review(self) -> list[str]:
+        """Every file the Review showed that another program changed since (blocking: reads them)."""
+        from mailcow_wizard.fixes.base import changed_since_plan
+
+        changed = []
+        if self.review_plan is not None and self.review_plan.changed_on_disk():
+            changed.append(str(self.review_plan.path))
+        if self.checkout_plan is not None:
+            changed += self.checkout_plan.changed_on_disk()
+        changed += [e.path for e in self._review_edits() if changed_since_plan(e)]
+        return list(dict.fromkeys(changed))
+
+    def _rebase_answers(self) -> None:
+        """After another program wrote mailcow.conf: an answer the person left as the file said follows
+        the file as it is now (so the other program's change is not undone); their own answers stay,
+        and the new Review's diff shows where the two meet."""
+        from mailcow_wizard.conf import plan_conf
+
+        old_base = self._base_values or {}
+        plan = plan_conf(self.ctx.mailcow_dir, self.ctx.host, generation=self.generation, compose=None,
+                         local=self._local, strict_addresses=self.ctx.host.live)
+        new_base = dict(plan.values)
+        with self._lock:
+            for key, value in list(self._values.items()):
+                if value == old_base.get(key, "") and key in new_base:
+                    self._values[key] = new_base[key]
+            self._base_values = new_base
+        self.ctx.conf = read_existing_conf(self.conf_path)
+
+    def _replan_after_change(self) -> None:
+        """Forget the stale plans: the next Review plans mailcow.conf and each changed fix again."""
+        from mailcow_wizard.fixes.base import changed_since_plan
+
+        self.review_plan = None
+        self._rebase_answers()
+        for check_id, view in list(self.planned_fixes.items()):
+            if check_id == "ports" or view.plan is None:
+                continue  # the Review makes the ports plan afresh each time
+            if any(changed_since_plan(e) for e in view.plan.edits):
+                fresh = self.plan_fix(check_id)
+                if fresh.can_apply:
+                    self.plan_to_apply(fresh)
+                else:
+                    self.unplan(check_id)
 
     def root_commands(self) -> list[str]:
         """Read-only mode: what the person runs as root for the fixes they kept (each once)."""
@@ -1014,6 +1090,17 @@ def all_timezones() -> tuple[str, ...]:
     import zoneinfo
 
     return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
+
+
+class ReviewChanged(Exception):
+    """Another program changed a file after the Review was made: nothing was done."""
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        super().__init__(
+            f"nothing was changed: after this Review was made, another program changed {', '.join(paths)}. "
+            "Its changes are kept. The Review below is made again from the files as they are now: read "
+            "it, then confirm again")
 
 
 def describe_error(error: BaseException) -> str:

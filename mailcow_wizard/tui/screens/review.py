@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from mailcow_wizard.tui.screens.base import StepScreen
-from mailcow_wizard.tui.session import FixView, describe_error
+from mailcow_wizard.tui.session import FixView, ReviewChanged, describe_error
 from mailcow_wizard.tui.widgets.diff import diff_text
 from mailcow_wizard.tui.widgets.nav import NavButton
 from mailcow_wizard.tui.widgets.status import ERROR_MARK, WARNING_MARK
@@ -62,9 +62,14 @@ class ReviewScreen(StepScreen):
         self.query_one("#review-target", Static).update(Text(message, style="bold red"))
         self.set_status("Esc goes back")
 
+    _changed_note = ""
+    """Why the Review was made again: another program changed a file after it was first shown."""
+
     def _show(self, diff: str, planned: list[FixView], issues: list) -> None:
         s = self.session
         target = Text()
+        if self._changed_note:
+            target.append(f"{ERROR_MARK}{self._changed_note}\n", style="bold red")
         target.append("mailcow.conf: ", style="bold")
         target.append(str(s.conf_path))
         if s.conf_exists:
@@ -167,8 +172,14 @@ class ReviewScreen(StepScreen):
                           name="Applying", group="finish", exclusive=True, failed=self._not_written)
 
     def _not_written(self, error: BaseException) -> None:
-        """The engine's message is shown; nothing was half-written (every write is atomic)."""
+        """The engine's message is shown; nothing was half-written (every write is atomic). When
+        another program changed a file since the Review, it is made again and says why."""
         self.can_back = True
+        if isinstance(error, ReviewChanged):
+            self._changed_note = f"Not applied: {describe_error(error)}."
+            self.set_status("")
+            self._prepare()
+            return
         self.can_next = True
         self.set_status("")
         self.query_one("#review-target", Static).update(
