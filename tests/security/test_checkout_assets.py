@@ -22,7 +22,8 @@ from mailcow_wizard.conf.assets import (
 from mailcow_wizard.conf.write import ConfError
 from tests.security.conftest import make_checkout, make_root, needs_root, wizard
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl program is not installed")
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None,
+                                   reason="the openssl program is not installed")
 FILES = (".env", f"{SSL_DIR}/cert.pem", f"{SSL_DIR}/key.pem", f"{SSL_DIR}/dhparams.pem", RSPAMD_PLACEHOLDER,
          APP_INFO)
 

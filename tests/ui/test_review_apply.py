@@ -47,7 +47,8 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
     (root / "etc/timezone").write_text("UTC\n")
     mdir = root / "opt/mailcow-dockerized"
     mdir.mkdir(parents=True)
-    (mdir / "docker-compose.yml").write_bytes((MAILCOW_FIXTURES / "current" / "docker-compose.yml").read_bytes())
+    compose = MAILCOW_FIXTURES / "current" / "docker-compose.yml"
+    (mdir / "docker-compose.yml").write_bytes(compose.read_bytes())
     out = run_wizard("generate", "--root", str(root), "--mailcow-dir", str(mdir), "--hostname",
                      "mail.example.org", "--timezone", "UTC")
     assert out.returncode == 0, out.stderr
@@ -56,7 +57,8 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
 
 def _session(root: Path, mdir: Path) -> WizardSession:
     """The wizard on that tree, with SMTP moved to 2525 and the MTU fix planned (as on their steps)."""
-    ctx = Context(host=Host(root, live=False), mailcow_dir=mdir, conf=read_existing_conf(mdir / "mailcow.conf"))
+    ctx = Context(host=Host(root, live=False), mailcow_dir=mdir,
+                  conf=read_existing_conf(mdir / "mailcow.conf"))
     s = WizardSession(ctx, environ=ENV, read_only=False)
     s.ensure_loaded()
     s.set_value("SMTP_PORT", "2525")
@@ -86,7 +88,8 @@ async def test_a_generate_run_between_review_and_apply_is_kept_and_nothing_is_ap
         assert "+SMTP_PORT=2525" in text_of(app, "#review-diff")
 
         # The person reads the Review; meanwhile a script sets another value with the real program.
-        other = run_wizard("generate", "--root", str(root), "--mailcow-dir", str(mdir), "--set", "IMAP_PORT=1143")
+        other = run_wizard("generate", "--root", str(root), "--mailcow-dir", str(mdir),
+                           "--set", "IMAP_PORT=1143")
         assert other.returncode == 0, other.stderr
         assert "\nIMAP_PORT=1143\n" in _conf(mdir)
 
@@ -149,7 +152,8 @@ async def test_a_fix_run_between_review_and_apply_is_kept_and_the_fix_planned_ag
     app = WizardApp(s, start_step="review")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: s.review_plan is not None and next_enabled(app), "the review")
-        other = run_wizard("fix", "mtu", "--mtu", "1300", "--yes", "--root", str(root), "--mailcow-dir", str(mdir))
+        other = run_wizard("fix", "mtu", "--mtu", "1300", "--yes", "--root", str(root),
+                           "--mailcow-dir", str(mdir))
         assert "Result of fix 'mtu': applied" in other.stdout, other.stdout + other.stderr
         await _confirm(pilot, app)
         await wait_for(pilot, lambda: "Not applied" in text_of(app, "#review-target"), "the refusal")
