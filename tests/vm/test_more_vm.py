@@ -108,3 +108,33 @@ def test_debians_docker_io_is_too_old(vm: Guest) -> None:
     assert rc == 1 and docker["status"] == "fail", docker
     assert "20.10" in docker["summary"] and "too old" in docker["summary"] and "24" in docker["summary"]
     assert "get.docker.com" in docker["remedy"]
+
+
+def test_fix_ipv6_merges_daemon_json_and_restarts_debians_docker(vm: Guest) -> None:
+    """The whole ipv6 fix under systemd: daemon.json merged, `systemctl restart docker` for real, the
+    bridge asked over the socket (tests/system/test_docker_ipv6_real.py does the file part by hand)."""
+    # A global address (documentation prefix) and a default route into the guest's own namespace:
+    # IPv6 counts as usable, nothing leaves.
+    vm.sh("ip -6 addr add 2001:db8:6d63::2/64 dev eth0 nodad && "
+          "ip -6 route replace default via 2001:db8:6d63::1 dev eth0")
+    original = b'{\n    "log-level": "warn"\n}\n'
+    vm.put(original, "/etc/docker/daemon.json")
+    vm.sh("systemctl start docker", timeout=300)
+    checks, _ = check(vm, "ipv6")
+    before = checks["ipv6"]
+    assert before["details"]["usable"] is True, before
+    assert before["details"]["docker_version"].startswith("20.10."), before
+    assert before["details"]["bridge_ipv6"] is False and before["status"] == "warn", before
+
+    rc, out = fix(vm, "ipv6", "--yes")
+    assert rc == 0, out
+    assert "[done] run `systemctl restart docker`" in out and "passes now" in out, out
+    daemon = json.loads(vm.sh("cat /etc/docker/daemon.json").stdout)
+    assert list(daemon) == ["log-level", "ipv6", "fixed-cidr-v6", "ip6tables", "experimental"], daemon
+    backups = vm.sh("cat /etc/docker/daemon.json.bak-*").stdout
+    assert backups == original.decode()
+    assert vm.sh("systemctl is-active docker", check=False).stdout.strip() == "active"
+    bridge = json.loads(vm.sh("docker network inspect bridge --format '{{json .}}'").stdout)
+    assert bridge["EnableIPv6"] is True, bridge
+    checks, _ = check(vm, "ipv6")
+    assert checks["ipv6"]["status"] == "pass" and checks["ipv6"]["details"]["bridge_ipv6"] is True, checks
