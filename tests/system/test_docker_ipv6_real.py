@@ -72,7 +72,8 @@ class Engine:
                                      stdin=subprocess.DEVNULL)
         log.close()
         try:
-            wait_for(lambda: self.proc.poll() is not None or engine_get(self.socket, "/_ping") == (200, b"OK"),
+            wait_for(lambda: self.proc.poll() is not None
+                     or engine_get(self.socket, "/_ping") == (200, b"OK"),
                      90, "dockerd to answer on its socket")
         except AssertionError:
             raise AssertionError("dockerd did not answer:\n" + self.log_tail()) from None
@@ -123,7 +124,8 @@ def engine(netns: NetnsFactory) -> Iterator[Engine]:
     (tmp / "ovl").mkdir()
     (tmp / "etc-docker").mkdir()
     eng = Engine(host.name, tmp, f"/run/mcw-harden-{os.getpid()}.sock")
-    probe = subprocess.run(eng.argv(["test", "-d", "/etc/docker"]), capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(eng.argv(["test", "-d", "/etc/docker"]), capture_output=True, text=True,
+                           timeout=30)
     if probe.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         pytest.skip(f"no private overlay of /etc here: {probe.stderr.strip()}")
