@@ -5,6 +5,8 @@ Each `check_*` reads facts through the probes and hands them to a pure `evaluate
 
 from __future__ import annotations
 
+import shlex
+
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.fastrecord import record, replace
@@ -12,14 +14,17 @@ from mailcow_wizard.mailcow import detect_generation
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.resources import (
     DAEMON_JSON,
+    SWAP_FILE,
     ArchInfo,
     CpuSpeed,
     DiskInfo,
     MemInfo,
+    SwapPlace,
     probe_arch,
     probe_cpu_speed,
     probe_disk,
     probe_meminfo,
+    probe_swap_place,
 )
 
 GIB = 1024**3
@@ -33,11 +38,13 @@ DISK_MINIMUM = 10 * GIB
 """mailcow's images and a fresh install's volumes take roughly 8-10 GiB before any mail arrives, so
 below this the install itself runs out of space (fail); below 20 GiB mail has little room (warn)."""
 
-SWAP_REMEDY = (
-    "Add a swap file (2 GiB here; more when RAM is small):\n"
-    "  fallocate -l 2G /swapfile && chmod 600 /swapfile && mkswap /swapfile && swapon /swapfile\n"
-    "  echo '/swapfile none swap sw 0 0' >> /etc/fstab"
-)
+MIB = 1024**2
+SWAP_MIN_MIB = 512
+SWAP_MAX_AUTO_MIB = 4096
+SWAP_KEEP_FREE_BYTES = 20 * GIB
+"""mailcow itself wants 20 GiB for Docker; a swap file never eats into that."""
+FALLOCATE_FS = frozenset({"ext4", "ext3", "xfs"})
+"""File systems where a fallocate'd file is valid swap; elsewhere the file is written with dd."""
 
 
 def gib(n: int | float) -> str:
@@ -156,21 +163,94 @@ def evaluate_ram(mem: MemInfo, rule: MemoryRule | None = None) -> Finding:
     return Finding("ram", Status.PASS, f"{total} RAM ({avail} available)", details)
 
 
-def evaluate_swap(mem: MemInfo, rule: MemoryRule | None = None) -> Finding:
-    """No swap, or less than mailcow asks for, warns (with the `swap` fix)."""
+def swap_size_mib(ram_bytes: int, free_bytes: int | None) -> int | None:
+    """The size of the swap file we make: the one rule behind the swap check's advice, the swap fix's
+    plan and the wizard's swap step.
+
+    Twice the RAM up to 2 GiB of RAM, else as much as the RAM, at most 4 GiB; rounded up to 256 MiB,
+    at least 512 MiB. Capped so that 20 GiB (on a small disk: half of what is free) stays free; None
+    when not even 512 MiB fit. `free_bytes` None (not measured, as under --root): RAM alone decides.
+    """
+    ram_mib = max(ram_bytes // MIB, 1)
+    want = 2 * ram_mib if ram_mib <= 2048 else ram_mib
+    want = min(want, SWAP_MAX_AUTO_MIB)
+    want = max(SWAP_MIN_MIB, -(-want // 256) * 256)
+    if free_bytes is not None:
+        room = free_bytes - SWAP_KEEP_FREE_BYTES if free_bytes > 2 * SWAP_KEEP_FREE_BYTES else free_bytes // 2
+        room_mib = (room // MIB) // 256 * 256
+        if room_mib < SWAP_MIN_MIB:
+            return None
+        want = min(want, room_mib)
+    return want
+
+
+def swap_size_words(size_mib: int, ram_bytes: int, free_bytes: int | None) -> str:
+    """Why the swap file has `size_mib`, in one sentence both the check and the fix print."""
+    ram_mib = max(ram_bytes // MIB, 1)
+    by_ram = swap_size_mib(ram_bytes, None)
+    if by_ram is not None and size_mib < by_ram:
+        why = "as much as the free disk allows while 20 GiB stay free for Docker"
+    elif ram_mib <= 2048:
+        why = "twice the RAM"
+    elif size_mib >= SWAP_MAX_AUTO_MIB:
+        why = "as much as the RAM, at most 4 GiB"
+    else:
+        why = "as much as the RAM"
+    text = f"{size_mib} MiB of swap for {ram_mib} MiB of RAM ({why})"
+    if free_bytes is None:
+        text += "; free disk space is measured only on the running host, so here the RAM alone decides"
+    return text
+
+
+def swap_file_argvs(place: SwapPlace, size_mib: int) -> tuple[tuple[str, ...], ...]:
+    """The commands that make, secure, format and switch on a swap file at `place` (not on btrfs).
+
+    fallocate where the file system takes a fallocate'd file as swap, else dd writes it out.
+    """
+    path = place.path
+    if place.fs_type in FALLOCATE_FS:
+        make: tuple[str, ...] = ("fallocate", "-l", f"{size_mib}M", path)
+    else:
+        make = ("dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size_mib}")
+    return make, ("chmod", "600", path), ("mkswap", path), ("swapon", path)
+
+
+def swap_remedy(mem: MemInfo, place: SwapPlace) -> str:
+    """What to run by hand: the very commands (and size) `mailcow-wizard fix swap` would run here."""
+    size = swap_size_mib(mem.total_bytes, place.free_bytes)
+    if size is None:
+        return (f"There is not enough free disk space for a swap file of at least {SWAP_MIN_MIB} MiB while "
+                f"20 GiB stay free for Docker: free space on the file system of {place.path} first "
+                f"(check with: df -h {place.path.rsplit('/', 1)[0] or '/'}).")
+    path = place.path
+    if place.fs_type == "btrfs":
+        make = f"btrfs filesystem mkswapfile --size {size}m {path} && swapon {path}"
+    else:
+        make = " && ".join(shlex.join(argv) for argv in swap_file_argvs(place, size))
+    return (f"Add a swap file: {swap_size_words(size, mem.total_bytes, place.free_bytes)}.\n"
+            f"  {make}\n"
+            f"  echo '{path} none swap sw 0 0' >> /etc/fstab")
+
+
+def evaluate_swap(mem: MemInfo, rule: MemoryRule | None = None, place: SwapPlace | None = None) -> Finding:
+    """No swap, or less than mailcow asks for, warns (with the `swap` fix and its very commands).
+
+    `place`: where the swap file would go (its free space sizes it); None: not measured.
+    """
     rule = rule or MEMORY_RULES["current"]
+    remedy = swap_remedy(mem, place or SwapPlace(SWAP_FILE, None, None))
     details = {"swap_total_bytes": mem.swap_total_bytes, "swap_free_bytes": mem.swap_free_bytes,
                "total_bytes": mem.total_bytes, "recommended_swap_bytes": rule.swap_bytes,
                "generation": rule.generation, "rule": rule.source}
     if mem.swap_total_bytes <= 0:
         return Finding("swap", Status.WARN,
                        "No swap: when memory runs short, containers get killed",
-                       details, remedy=SWAP_REMEDY, fix="swap")
+                       details, remedy=remedy, fix="swap")
     if rule.swap_bytes and mem.swap_total_bytes < rule.swap_bytes * RAM_TOLERANCE:
         return Finding("swap", Status.WARN,
                        f"{gib(mem.swap_total_bytes)} swap: less than the {gib(rule.swap_bytes)} mailcow "
                        "asks for",
-                       details, remedy=SWAP_REMEDY, fix="swap")
+                       details, remedy=remedy, fix="swap")
     return Finding("swap", Status.PASS,
                    f"{gib(mem.swap_total_bytes)} swap ({gib(mem.swap_free_bytes)} free)", details)
 
@@ -193,7 +273,9 @@ def check_ram(ctx: Context) -> Finding:
 
 def check_swap(ctx: Context) -> Finding:
     mem = _meminfo_or_skip("swap", ctx)
-    return mem if isinstance(mem, Finding) else replace(evaluate_swap(mem, _rule(ctx)), facts=mem)
+    if isinstance(mem, Finding):
+        return mem
+    return replace(evaluate_swap(mem, _rule(ctx), probe_swap_place(ctx.host)), facts=mem)
 
 
 # -- disk ----------------------------------------------------------------------------------------

@@ -154,6 +154,9 @@ class Plan:
     """Guidance for what the wizard does not change by itself (or alternatives when blocked)."""
     automatic: bool = True
     """False for checks that only have a remedy text (firewall, RAM, OS, ...)."""
+    caution: str | None = None
+    """Why the fix will probably not work on this host although it may be tried (a swap file inside a
+    container). Said before the question to apply it; the wizard never pre-selects such a fix."""
 
     @property
     def edits(self) -> tuple[FileEdit, ...]:
@@ -192,6 +195,9 @@ class Plan:
         if self.manual:
             out.append("")
             out.append(self.manual.rstrip("\n"))
+        if self.caution and not self.blocked:  # last: right above the question to apply
+            out.append("")
+            out.append(f"Caution: {self.caution}")
         return "\n".join(out) + "\n"
 
 

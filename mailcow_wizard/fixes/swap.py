@@ -7,22 +7,16 @@ a file that is not swap. The fstab line is added once: a second run finds it and
 
 from __future__ import annotations
 
-import os
-
+from mailcow_wizard.checks.platform import kind_name
+from mailcow_wizard.checks.resources import swap_file_argvs, swap_size_mib, swap_size_words
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.fixes.base import Command, FileEdit, FixOptions, Plan, decode, file_edit
 from mailcow_wizard.host import Host
-from mailcow_wizard.probes.resources import probe_meminfo
+from mailcow_wizard.probes.resources import probe_meminfo, probe_swap_place
+from mailcow_wizard.probes.virt import CONTAINER, OPENVZ, probe_virt
 
 MIB = 1024 * 1024
-GIB = 1024 * MIB
-MIN_SWAP_MIB = 512
-MAX_AUTO_MIB = 4096
-KEEP_FREE_BYTES = 20 * GIB
-"""mailcow itself wants 20 GiB for Docker; swap never eats into that."""
-FALLOCATE_FS = frozenset({"ext4", "ext3", "xfs"})
-"""File systems where a fallocate'd file is valid swap; elsewhere the file is written with dd."""
 TITLE = "Create a swap file"
 SWAP_SIZE_MIN_MIB = 64
 """Smaller swap does nothing useful for mailcow (the automatic size is never below 512 MiB)."""
@@ -57,25 +51,6 @@ def swap_size_problem(mib: int) -> str | None:
     return None
 
 
-def auto_size_mib(ram_bytes: int, free_bytes: int | None) -> int | None:
-    """Twice the RAM up to 2 GiB of RAM, else as much as the RAM, at most 4 GiB; rounded to 256 MiB.
-
-    Capped so that 20 GiB (or, on a small disk, half of what is free) stays free; None when not even
-    512 MiB fit.
-    """
-    ram_mib = max(ram_bytes // MIB, 1)
-    want = 2 * ram_mib if ram_mib <= 2048 else ram_mib
-    want = min(want, MAX_AUTO_MIB)
-    want = max(MIN_SWAP_MIB, -(-want // 256) * 256)
-    if free_bytes is not None:
-        room = free_bytes - KEEP_FREE_BYTES if free_bytes > 2 * KEEP_FREE_BYTES else free_bytes // 2
-        room_mib = (room // MIB) // 256 * 256
-        if room_mib < MIN_SWAP_MIB:
-            return None
-        want = min(want, room_mib)
-    return want
-
-
 def active_swaps(host: Host) -> list[str]:
     """The swap areas in use now, from /proc/swaps (empty when it cannot be read)."""
     text = host.read_text_or_none("/proc/swaps") or ""
@@ -91,29 +66,16 @@ def fstab_has(text: str, path: str) -> bool:
     return False
 
 
-def fs_type(host: Host, path: str) -> str | None:
-    """File system type of the mount that holds `path`, from /proc/mounts (longest mount point wins)."""
-    text = host.read_text_or_none("/proc/mounts") or ""
-    best, best_len = None, -1
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) < 3:
-            continue
-        mnt = f[1]
-        if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) > best_len:
-            best, best_len = f[2], len(mnt)
-    return best
-
-
-def free_bytes_at(host: Host, path: str) -> int | None:
-    """Free space where the swap file goes (live only: under --root the tree is on another disk)."""
-    if not host.live:
+def container_caution(host: Host) -> str | None:
+    """Why a swap file will probably not be switched on here: the virtualization check's verdict says
+    this is a container, whose kernel belongs to the host (None on a VM or bare metal)."""
+    virt = probe_virt(host)
+    if virt.category not in (CONTAINER, OPENVZ):
         return None
-    try:
-        st = os.statvfs(host.path(os.path.dirname(path) or "/"))
-    except OSError:
-        return None
-    return st.f_bavail * st.f_frsize
+    return (f"this machine is a container ({kind_name(virt.kind)}), and a container usually cannot switch "
+            "swap on: the kernel belongs to the host, which decides about swap, so `swapon` is likely "
+            "refused. Add swap on the host instead (or move mailcow to a VM, as the virtualization "
+            "check says). If swapon fails, /etc/fstab is left unchanged.")
 
 
 def plan(ctx: Context, options: FixOptions) -> Plan:
@@ -141,30 +103,44 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
             f"Look at it first (`ls -l {path}`; `swapon {path}` if it is a swap file), or choose "
             "another file with --swap-file PATH."))
     else:
-        free = free_bytes_at(host, path)
-        size = options.swap_mib if options.swap_mib is not None else auto_size_mib(mem.total_bytes, free)
+        place = probe_swap_place(host, path)
+        free = place.free_bytes
+        size = options.swap_mib if options.swap_mib is not None else swap_size_mib(mem.total_bytes, free)
         if size is None:
             return Plan("swap", TITLE, blocked="there is not enough free disk space for a swap file")
         if free is not None and size * MIB > free:
             return Plan("swap", TITLE, blocked=f"{size} MiB do not fit in the {free // MIB} MiB free")
-        if free is None:
-            notes.append("Free disk space cannot be measured under --root; the size follows the RAM only.")
-        notes.append(f"{size} MiB of swap for {mem.total_bytes // MIB} MiB of RAM.")
-        fs = fs_type(host, path)
-        if fs == "btrfs":
+        if options.swap_mib is None:
+            notes.append(swap_size_words(size, mem.total_bytes, free) + ".")
+        else:
+            notes.append(f"{size} MiB of swap, the size asked for, for {mem.total_bytes // MIB} MiB of RAM.")
+        if place.fs_type == "btrfs":
             return Plan("swap", TITLE, blocked="the swap file would sit on btrfs, which needs a "
                         "no-copy-on-write file", manual=f"On btrfs run: btrfs filesystem mkswapfile "
                         f"--size {size}m {path}, then: swapon {path}")
-        if fs in FALLOCATE_FS:
-            steps.append(Command(("fallocate", "-l", f"{size}M", path), f"reserve {size} MiB for swap"))
+        make, secure, fmt, on = swap_file_argvs(place, size)
+        if make[0] == "fallocate":
+            steps.append(Command(make, f"reserve {size} MiB for swap"))
         else:
-            steps.append(Command(("dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size}"),
-                                 f"write {size} MiB for swap", timeout=1800.0))
-        steps.append(Command(("chmod", "600", path), "only root may read the swap file"))
-        steps.append(Command(("mkswap", path), "format it as swap"))
-        steps.append(Command(("swapon", path), "use it now"))
+            steps.append(Command(make, f"write {size} MiB for swap", timeout=1800.0))
+        steps.append(Command(secure, "only root may read the swap file"))
+        steps.append(Command(fmt, "format it as swap"))
+        steps.append(Command(on, "use it now"))
     if not in_fstab:
         sep = "" if not fstab_text or fstab_text.endswith("\n") else "\n"
         steps.append(file_edit(host, "/etc/fstab", fstab_text + sep + f"{path} none swap sw 0 0\n",
                                "use the swap file at every boot"))
-    return Plan("swap", TITLE, tuple(steps), notes=tuple(notes))
+    caution = container_caution(host) if any(s.kind == "command" for s in steps) else None
+    return Plan("swap", TITLE, tuple(steps), notes=tuple(notes), caution=caution)
+
+
+def planned_size_mib(plan: Plan) -> int | None:
+    """The size in MiB of the swap file a plan of this fix makes (None when it makes none)."""
+    for command in plan.commands:
+        argv = list(command.argv)
+        for arg in argv[1:]:
+            if argv[0] == "fallocate" and arg.endswith("M") and arg[:-1].isdigit():
+                return int(arg[:-1])
+            if argv[0] == "dd" and arg.startswith("count=") and arg[6:].isdigit():
+                return int(arg[6:])
+    return None

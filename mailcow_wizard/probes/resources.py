@@ -345,3 +345,46 @@ def probe_disk(host: Host) -> DiskInfo:
                         unknown_reason=f"statvfs({measured}) failed: {exc.strerror or exc}")
     # f_bavail (what `df` calls Avail) rather than f_bfree: the root-reserved blocks are a safety margin.
     return DiskInfo(data_root, source, measured, st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize)
+
+
+# -- where a swap file would go ---------------------------------------------------------------------
+
+SWAP_FILE = "/swapfile"
+"""Where the swap fix puts its file unless told otherwise (`fix swap --swap-file`)."""
+
+
+@record(frozen=True)
+class SwapPlace:
+    """The file system a swap file at `path` would live on: what sizes it and how it is written."""
+
+    path: str
+    free_bytes: int | None
+    """Free space there (live only: under --root the tree sits on another disk, so None)."""
+    fs_type: str | None
+    """From /proc/mounts (longest mount point that holds `path`); None when it cannot be read."""
+
+
+def mount_fs_type(mounts: str, path: str) -> str | None:
+    """File system type of the mount that holds `path`, from /proc/mounts text (longest mount wins)."""
+    best, best_len = None, -1
+    for line in mounts.splitlines():
+        f = line.split()
+        if len(f) < 3:
+            continue
+        mnt = f[1]
+        if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) > best_len:
+            best, best_len = f[2], len(mnt)
+    return best
+
+
+def probe_swap_place(host: Host, path: str = SWAP_FILE) -> SwapPlace:
+    """Free space and file system type where a swap file at `path` would be made."""
+    fs = mount_fs_type(host.read_text_or_none("/proc/mounts") or "", path)
+    free: int | None = None
+    if host.live:
+        try:
+            st = os.statvfs(host.path(nearest_existing(host, os.path.dirname(path) or "/")))
+            free = st.f_bavail * st.f_frsize
+        except OSError:
+            free = None
+    return SwapPlace(path, free, fs)

@@ -29,6 +29,8 @@ class FixView:
     notes: list[str] = field(default_factory=list)
     can_apply: bool = True
     plan: Any = None
+    caution: str | None = None
+    """Why the fix will probably not work here (the plan's caution): shown first, never pre-ticked."""
 
 
 @dataclass

@@ -415,6 +415,8 @@ class WizardSession:
                             if count else [])
         for step in self.planned_steps():
             lines.append(f"{'edit' if step.kind == 'edit' else 'run '} {step.target}")
+        lines += [f"caution ({view.title}): {view.caution}" for view in self.planned_fixes.values()
+                  if view.caution]
         return lines
 
     def checks_done(self) -> bool:
@@ -513,13 +515,11 @@ class WizardSession:
         done = self.was_applied("swap")
         view = self.planned_fixes.get("swap") or (self._swap_view if done is not None and done.ok else None)
         plan = view.plan if view is not None else None
-        for command in plan.commands if plan is not None else ():
-            argv = list(command.argv)
-            if argv[:1] == ["fallocate"] and "-l" in argv:
-                size = argv[argv.index("-l") + 1]
-                if size.endswith("M") and size[:-1].isdigit():
-                    return int(size[:-1])
-        return None
+        if plan is None:
+            return None
+        from mailcow_wizard.fixes.swap import planned_size_mib
+
+        return planned_size_mib(plan)
 
     def recommendation_for(self, key: str) -> Recommendation | None:
         return next((r for r in self.recommendations() if r.key == key), None)
@@ -722,14 +722,17 @@ class WizardSession:
     def plan_on_first_visit(self, view: FixView) -> None:
         """The first time a fix is shown, a fix for a failed or warning check is kept for the Review.
 
-        The one place of this policy (the fix panel and the demo's prepared states call it). Later
-        visits keep whatever the person decided; a kept fix is planned again from the fresh view.
+        The one place of this policy (the fix panel and the demo's prepared states call it). A fix
+        whose plan carries a caution (it will probably not work on this host, such as a swap file in a
+        container) is never pre-ticked: the person ticks it after reading why. Later visits keep
+        whatever the person decided; a kept fix is planned again from the fresh view.
         """
         with self._lock:
             first = view.check_id not in self.seen_fixes
             self.seen_fixes.add(view.check_id)
         if first:
-            if view.can_apply and not self.was_applied(view.check_id) and self.needs_attention(view.check_id):
+            if view.can_apply and not view.caution and not self.was_applied(view.check_id) \
+                    and self.needs_attention(view.check_id):
                 self.plan_to_apply(view)
         elif view.check_id in self.planned_fixes:
             self.plan_to_apply(view)
@@ -1136,4 +1139,5 @@ def _fix_view(check_id: str, plan: Plan) -> FixView:
     summary = plan.title
     if plan.nothing_to_do:
         summary += "\nNothing to change: the host already looks as this fix would leave it."
-    return FixView(check_id, plan.title, summary, diffs, commands, notes, plan.applicable, plan)
+    caution = plan.caution if plan.applicable else None
+    return FixView(check_id, plan.title, summary, diffs, commands, notes, plan.applicable, plan, caution)

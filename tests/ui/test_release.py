@@ -350,3 +350,27 @@ async def test_12_a_port_typed_back_on_the_port_list_reopens_the_conflict(
         table = await open_ports(pilot, app, exim_session)
         assert choice_cells(table) == ["not moved"]
         assert text_of(app, "#nav-status") == "1 conflict not resolved"
+
+
+async def test_13_swap_in_a_container_is_not_preticked_and_says_why(tmp_path) -> None:  # noqa: ANN001
+    """Inside a container (the virtualization check fails) the swap fix is shown with its caution, left
+    unticked, and its Apply now question repeats the caution."""
+    from mailcow_wizard.context import Context
+    from tests.conftest import fixture_host
+
+    session = WizardSession(Context(host=fixture_host("docker-container"), mailcow_dir=tmp_path, conf={}),
+                            read_only=False)
+    session.run_all_checks()
+    assert "swap" in session.other_fix_ids()
+    app = WizardApp(session, start_step="other")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "Caution" in text_of(app, "#fix-summary-swap"), "the swap plan")
+        summary = text_of(app, "#fix-summary-swap")
+        assert "container" in summary and "cannot switch swap on" in summary and "host" in summary
+        assert "Not ticked, because of this caution" in summary
+        assert not app.screen.query_one("#plan-swap").value and "swap" not in session.planned_fixes
+        app.screen.query_one("#apply-swap").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.id == "confirm-dialog", "the question")
+        assert "Caution: this machine is a container" in text_of(app, "#confirm-question")
+        await pilot.press("escape")

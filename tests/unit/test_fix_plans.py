@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mailcow_wizard.checks.resources import swap_size_mib
 from mailcow_wizard.cli import main
 from mailcow_wizard.conf import read_existing_conf
 from mailcow_wizard.context import Context
@@ -16,7 +17,7 @@ from mailcow_wizard.fixes.firewall import docker_user_rules, ineffective_input_r
 from mailcow_wizard.fixes.hetzner import cloud_network_disabled, rename_aliases
 from mailcow_wizard.fixes.mtu import merge_mtu
 from mailcow_wizard.fixes.ntp import has_chrony_sources, set_ntp_servers
-from mailcow_wizard.fixes.swap import auto_size_mib, fstab_has
+from mailcow_wizard.fixes.swap import fstab_has
 from mailcow_wizard.host import FakeRunner, Host
 from tests.conftest import HOSTS, MAILCOW_FIXTURES
 
@@ -149,16 +150,16 @@ def test_hetzner_keep_cloud_network(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("ram_gib", "free_gib", "expected"), [
     (1, 100, 2048), (2, 100, 4096), (3.7, 100, 3840), (16, 100, 4096), (2, 0.5, None), (1, None, 2048),
 ])
-def test_auto_size(ram_gib: float, free_gib: float | None, expected: int | None) -> None:
+def test_swap_size(ram_gib: float, free_gib: float | None, expected: int | None) -> None:
     free = None if free_gib is None else int(free_gib * GIB)
-    assert auto_size_mib(int(ram_gib * GIB), free) == expected
+    assert swap_size_mib(int(ram_gib * GIB), free) == expected
 
 
-def test_auto_size_keeps_docker_room() -> None:
-    assert auto_size_mib(4 * GIB, 50 * GIB) == 4096
-    assert auto_size_mib(4 * GIB, 10 * GIB) == 4096  # small disk: at most half of what is free
-    assert auto_size_mib(8 * GIB, 6 * GIB) == 3072
-    assert auto_size_mib(8 * GIB, None) == 4096
+def test_swap_size_keeps_docker_room() -> None:
+    assert swap_size_mib(4 * GIB, 50 * GIB) == 4096
+    assert swap_size_mib(4 * GIB, 10 * GIB) == 4096  # small disk: at most half of what is free
+    assert swap_size_mib(8 * GIB, 6 * GIB) == 3072
+    assert swap_size_mib(8 * GIB, None) == 4096
 
 
 def test_fstab_has() -> None:

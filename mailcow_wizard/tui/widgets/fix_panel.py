@@ -98,6 +98,8 @@ class FixPanel(BlockingWork, Vertical):
         if view is None:
             return
         summary = Text(view.summary, style="bold")
+        if view.caution and not applied:
+            summary.append(f"\nCaution: {view.caution}", style="not bold")
         ticked = self.check_id in self.session.planned_fixes
         if applied:
             summary.append("\nApplied: what was done and the check's new state are below.", style="not bold")
@@ -108,6 +110,10 @@ class FixPanel(BlockingWork, Vertical):
         elif view.can_apply and ticked:
             summary.append("\nTicked: applied when you confirm the Review (untick to leave it out), or "
                            "apply it now. The details are below.", style="not bold")
+        elif view.can_apply and view.caution:
+            summary.append("\nNot ticked, because of this caution: left out unless you tick it (applied "
+                           "when you confirm the Review) or apply it now. The details are below.",
+                           style="not bold")
         elif view.can_apply:
             summary.append("\nNot ticked: left out. Tick it to apply it when you confirm the Review, or "
                            "apply it now. The details are below.", style="not bold")
@@ -135,6 +141,8 @@ class FixPanel(BlockingWork, Vertical):
         from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
 
         what = f"Apply '{self.view.title}' now?"
+        if self.view.caution:
+            what += f"\n\nCaution: {self.view.caution}"
         changes = [f"edit {path} (a backup is kept)" for path, _ in self.view.diffs]
         changes += [f"run  {command}" for command in self.view.commands]
         self.app.push_screen(ConfirmScreen(what, yes="Apply", no="Cancel", changes=changes),
