@@ -6,6 +6,9 @@ the unit from its list and then stops nothing: it returns 0 while the daemon kee
 halves are two commands, in this order: `systemctl stop UNIT` stops it through the unit, whatever made
 the unit, and `systemctl disable UNIT` keeps it off at boot (for a SysV script by running update-rc.d).
 The fix's check, run again afterwards, shows whether the listener is really gone.
+
+Without systemd (a container, an old init) the same two halves are the init script's `stop` and
+update-rc.d's `disable`; the wizard runs neither itself there, the checks and fixes name them.
 """
 
 from __future__ import annotations
@@ -21,3 +24,8 @@ def stop_argvs(unit: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def stop_shell(unit: str) -> str:
     """The same as one line a person can run."""
     return " && ".join(shlex.join(argv) for argv in stop_argvs(unit))
+
+
+def init_stop_shell(name: str) -> str:
+    """Without systemd: stop the init script's service now, then keep it from starting at boot."""
+    return f"service {shlex.quote(name)} stop && update-rc.d {shlex.quote(name)} disable"

@@ -13,6 +13,7 @@ from typing import Any
 from mailcow_wizard.context import Context
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.probes.firewall import FirewallFacts, FirewallTool, probe_firewall
+from mailcow_wizard.units import stop_shell
 
 CHECK_ID = "firewall"
 
@@ -31,7 +32,7 @@ def _remedy(active: list[FirewallTool]) -> str:
         if t.name == "ufw":
             lines.append("  ufw disable")
         else:
-            lines.append("  systemctl disable --now firewalld")
+            lines.append(f"  {stop_shell('firewalld.service')}")
     lines += [
         "and put your filtering rules into the DOCKER-USER chain, which Docker leaves alone, e.g. to allow",
         "only mailcow's ports from outside (eth0 = your uplink) and keep them across reboots:",

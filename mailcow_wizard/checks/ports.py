@@ -19,7 +19,7 @@ from mailcow_wizard.probes.ports import (
     probe_listeners,
 )
 from mailcow_wizard.probes.services import systemd_running
-from mailcow_wizard.units import stop_shell
+from mailcow_wizard.units import init_stop_shell, stop_shell
 
 NEVER_STOP = frozenset({"docker.service", "containerd.service", "ssh.service", "sshd.service",
                         "systemd-networkd.service", "systemd-resolved.service"})
@@ -83,8 +83,8 @@ def _remedy(found: list[Conflict], published: Mapping[str, tuple[str | None, int
         elif way == "init" and lst.unit:
             name = lst.unit.removesuffix(".service")
             lines.append(f"Stop {lst.process or name} (pid {lst.pid}, {lst.unit}) on port {lst.port}: "
-                         f"systemd is not running here, so use its init script (service {name} stop) "
-                         f"or kill {lst.pid}, and keep it from starting again.")
+                         f"systemd is not running here, so use its init script: {init_stop_shell(name)} "
+                         f"(or kill {lst.pid}, and keep it from starting again).")
         elif way == "kill":
             lines.append(f"Stop {lst.process or 'the program'} (pid {lst.pid}) on port {lst.port} and keep "
                          f"it from starting again: kill {lst.pid}, then remove or disable what starts it.")

@@ -11,29 +11,38 @@ from __future__ import annotations
 
 from mailcow_wizard.context import Context
 from mailcow_wizard.model import Finding, Status
-from mailcow_wizard.probes.services import MailService, probe_mail_services
-from mailcow_wizard.units import stop_shell
+from mailcow_wizard.probes.services import MailService, probe_mail_services, systemd_running
+from mailcow_wizard.units import init_stop_shell, stop_argvs, stop_shell
 
 CHECK_ID = "mail-services"
 
 
-def _remedy_lines(svc: MailService) -> list[str]:
-    unit = svc.unit or f"{svc.name}.service"
-    if svc.name == "postfix" and svc.unit and svc.unit.startswith("postfix@"):
-        unit = "postfix.service"
-    lines: list[str] = []
-    if svc.running:
-        lines.append(f"  {stop_shell(unit)}"
-                     + (f"    # without systemd: kill {svc.pid}" if svc.pid else ""))
+def stop_argvs_for(svc: MailService, systemd: bool) -> list[tuple[str, ...]] | None:
+    """The commands that stop `svc` now and keep it off at boot, the one rule the check's advice and
+    the `mail-services` fix share: `systemctl stop`, then `disable`, per unit (mailcow_wizard.units).
+    None without systemd (its init script does it; nothing runs automatically), [] when no unit is
+    known (stop it by hand)."""
+    if not systemd:
+        return None
+    return [argv for unit in svc.units for argv in stop_argvs(unit)]
+
+
+def _remedy_lines(svc: MailService, systemd: bool) -> list[str]:
+    kill = f"    # or: kill {svc.pid}" if svc.pid else ""
+    if not systemd:
+        lines = [f"  {init_stop_shell(svc.name)}{kill}    # systemd is not running here"]
+    elif not svc.units:
+        lines = [f"  no systemd unit of {svc.name} was found: stop it by hand{kill}"]
     else:
-        lines.append(f"  systemctl disable {unit}")
+        lines = [f"  {stop_shell(unit)}" for unit in svc.units]
     if svc.package:
         lines.append(f"  apt-get purge {svc.package}")
     return lines
 
 
-def evaluate_mail_services(services: list[MailService], notes: list[str] | None = None) -> Finding:
-    """Turn what the probe found into a finding (pure)."""
+def evaluate_mail_services(services: list[MailService], notes: list[str] | None = None,
+                           systemd: bool = True) -> Finding:
+    """Turn what the probe found into a finding (pure); `systemd`: whether systemd runs the host."""
     notes = notes or []
     present = [s for s in services if s.installed or s.running]
     leftovers = [s for s in services if not (s.installed or s.running)]
@@ -72,7 +81,7 @@ def evaluate_mail_services(services: list[MailService], notes: list[str] | None 
         "Stop it, keep it from starting again, and remove it:",
     ]
     for s in present:
-        remedy_lines.extend(_remedy_lines(s))
+        remedy_lines.extend(_remedy_lines(s, systemd))
     if running:
         remedy_lines.append("Then check that nothing listens on mailcow's ports: ss -tlpn")
     return Finding(CHECK_ID, Status.WARN, summary, details, "\n".join(remedy_lines), fix=CHECK_ID)
@@ -81,4 +90,4 @@ def evaluate_mail_services(services: list[MailService], notes: list[str] | None 
 def check_mail_services(ctx: Context) -> Finding:
     """Look for other MTAs and IMAP servers on the host."""
     services, notes = probe_mail_services(ctx.host)
-    return evaluate_mail_services(services, notes)
+    return evaluate_mail_services(services, notes, systemd_running(ctx.host))

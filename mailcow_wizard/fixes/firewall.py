@@ -13,6 +13,7 @@ from mailcow_wizard.fixes.base import FixOptions, Plan
 from mailcow_wizard.mailcow import published_ports
 from mailcow_wizard.probes.firewall import probe_firewall
 from mailcow_wizard.probes.network import probe_mtu
+from mailcow_wizard.units import stop_shell
 
 TITLE = "Filter mailcow's traffic in DOCKER-USER"
 
@@ -79,7 +80,7 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     if active:
         lines += ["", f"Active firewall manager(s): {', '.join(active)}. They filter INPUT and may flush "
                   "Docker's chains on reload; turn them off if you can:"]
-        lines += ["  ufw disable" if n == "ufw" else "  systemctl disable --now firewalld" for n in active]
+        lines += ["  ufw disable" if n == "ufw" else f"  {stop_shell('firewalld.service')}" for n in active]
     if facts.input_rules is None:
         lines += ["", "The current INPUT rules could not be read here (needs root and iptables on the live "
                   "host); compare them yourself: iptables -S INPUT"]

@@ -49,7 +49,7 @@ from mailcow_wizard.probes.ports import (
     probe_listeners,
 )
 from mailcow_wizard.probes.services import systemd_running
-from mailcow_wizard.units import stop_shell
+from mailcow_wizard.units import init_stop_shell, stop_shell
 
 TITLE = "Free mailcow's ports"
 CHOICES = ("stop", "move", "bind")
@@ -114,8 +114,9 @@ def _stop_hint(lst: Listener, systemd: bool) -> str:
     if way == "keep":
         return f"{lst.unit} is not stopped by the wizard; move or bind mailcow's port instead"
     if way == "init":
+        name = (lst.unit or "").removesuffix(".service")
         return (f"systemd is not running here: stop {lst.process or 'the program'} (pid {lst.pid}) with "
-                "this system's init scripts")
+                f"its init script: {init_stop_shell(name)}")
     if way == "systemctl":
         return stop_shell(lst.unit)
     if way == "kill":

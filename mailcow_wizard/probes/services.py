@@ -302,9 +302,30 @@ class MailService:
     starts_at_boot: bool | None = None
     """From the files alone: a unit of it is enabled (True), every unit found is disabled or masked
     (False), or nothing tells (None). Asked only of an installed server that is not running."""
+    units: list[str] = field(default_factory=list)
+    """The systemd units that stop it (`stop_units`): what the check advises and the fix runs."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def stop_units(host: Host, spec: MailServiceSpec, unit: str | None) -> list[str]:
+    """The systemd units to stop and disable for one mail server.
+
+    The running process's own unit (a postfix@ instance follows postfix.service); else those of the
+    server's units that exist as a unit file or as an init script (systemd makes NAME.service from
+    /etc/init.d/NAME, and stops and disables it like any other unit).
+    """
+    if unit and unit.endswith(".service"):
+        return ["postfix.service" if unit.startswith("postfix@") else unit]
+    found = []
+    for u in spec.units:
+        if "@" in u:
+            continue
+        script = u[:-len(".service")] if u.endswith(".service") else u
+        if any(host.exists(f"{d}/{u}") for d in UNIT_FILE_DIRS) or host.exists(f"/etc/init.d/{script}"):
+            found.append(u)
+    return found
 
 
 def _read_dpkg(host: Host, wanted: set[str]) -> tuple[dict[str, str] | None, str | None]:
@@ -382,5 +403,7 @@ def probe_mail_services(host: Host) -> tuple[list[MailService], list[str]]:
             except ProbeError as exc:
                 notes.append(f"whether {spec.name} starts at boot could not be read: {exc}")
         if svc.signals:
+            if svc.installed:
+                svc.units = stop_units(host, spec, svc.unit)
             found.append(svc)
     return found, notes

@@ -59,6 +59,6 @@ def test_check_fix_and_wizard_agree_on_real_free_space(ram_gib: int, disk_mib: i
                 assert sizes == [str(expected)], remedy
                 assert planned_size_mib(plan) == expected, plan.render()
                 assert session.planned_swap_mib() == expected
-                assert "measured only on the running host" not in remedy, "a running host's free space is measured"
+                assert "measured only on the running host" not in remedy, "free space is measured live"
         finally:
             subprocess.run(["umount", str(root)], check=True)

@@ -83,7 +83,7 @@ def test_firewalld_process_warns() -> None:
     f = check_firewall(fixture_ctx("firewalld-rocky9"))
     assert f.status is Status.WARN and f.details["active"] == ["firewalld"]
     assert f.details["firewalld"]["signal"] == "process firewalld (pid 733)"
-    assert "systemctl disable --now firewalld" in f.remedy
+    assert "systemctl stop firewalld.service && systemctl disable firewalld.service" in f.remedy
 
 
 def test_firewall_cmd_state_is_asked_first() -> None:

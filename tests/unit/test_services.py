@@ -68,7 +68,7 @@ def test_running_postfix_warns_with_pid_unit_and_package() -> None:
     assert svc | {"signals": None} == {
         "name": "postfix", "kind": "MTA", "installed": True, "running": True, "pid": 812,
         "unit": "postfix@-.service", "package": "postfix", "binary": "/usr/sbin/postfix",
-        "config": "/etc/postfix", "signals": None, "starts_at_boot": None}
+        "config": "/etc/postfix", "signals": None, "starts_at_boot": None, "units": ["postfix.service"]}
     assert "postfix is running (pid 812, postfix@-.service)" in f.summary
     assert "systemctl stop postfix.service && systemctl disable postfix.service" in f.remedy
     assert "apt-get purge postfix" in f.remedy
@@ -82,7 +82,7 @@ def test_installed_dovecot_without_dpkg_warns() -> None:
     [svc] = f.details["services"]
     assert svc["name"] == "dovecot" and svc["installed"] and not svc["running"] and svc["package"] is None
     assert "installed but not running" in f.summary
-    assert "systemctl disable dovecot.service" in f.remedy
+    assert "systemctl stop dovecot.service && systemctl disable dovecot.service" in f.remedy
 
 
 def test_clean_host_passes() -> None:
