@@ -8,6 +8,11 @@ from typing import Any
 from mailcow_wizard.fastrecord import field, record
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """"1 warning", "2 warnings": every count a person reads is worded so, never "warning(s)"."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 class StrEnum(str, Enum):
     """`enum.StrEnum` (3.11) for Python 3.9: members are their value in str(), format() and JSON."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailcow_wizard.context import Context
-from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.model import Finding, Status, counted
 from mailcow_wizard.probes.firewall import FirewallFacts, FirewallTool, probe_firewall
 from mailcow_wizard.units import stop_shell
 
@@ -83,8 +83,8 @@ def evaluate_firewall(facts: FirewallFacts) -> Finding:
     if installed:
         summary += f" ({' and '.join(installed)} installed but off)"
     if facts.input_rules:
-        summary += (f"; {len(facts.input_rules)} INPUT rule(s) found, which do not filter traffic to "
-                    "containers (use DOCKER-USER)")
+        summary += (f"; {counted(len(facts.input_rules), 'INPUT rule')} found, which do not filter traffic "
+                    "to containers (use DOCKER-USER)")
     return Finding(CHECK_ID, Status.PASS, summary, details)
 
 

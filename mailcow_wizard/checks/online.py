@@ -13,7 +13,7 @@ from typing import Any
 from mailcow_wizard.checks import NOT_RUN
 from mailcow_wizard.context import Context, OnlineOptions
 from mailcow_wizard.dnsrecords import mail_domain_of, zone_records
-from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.model import Finding, Status, counted
 from mailcow_wizard.probes.online import (
     DBL,
     ZEN,
@@ -188,7 +188,7 @@ def evaluate_dns(facts: DnsFacts) -> Finding:
             warns.append(f"{kind}.{domain} is an alias of {lk.answers[0]}, not {host}")
     missing = [k for k in ("spf", "dmarc", "autoconfig", "autodiscover", "srv") if k not in present]
     if missing and not fails:
-        warns.append(f"{len(missing)} recommended record(s) missing ({', '.join(missing)})")
+        warns.append(f"{counted(len(missing), 'recommended record')} missing ({', '.join(missing)})")
     if records:
         steps.append(f"Records to create in the zone of {domain}:\n" + "\n".join(f"  {r}" for r in records))
     remedy = "\n".join(steps)

@@ -15,7 +15,7 @@ from mailcow_wizard.checks import CHECK_IDS, CHECKS, ONLINE_CHECK_IDS, run_all
 from mailcow_wizard.commands.options import make_context
 from mailcow_wizard.context import OnlineOptions
 from mailcow_wizard.errors import EXIT_FAILED, EXIT_OK, UsageError
-from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.model import Finding, Status, counted
 from mailcow_wizard.safetext import visible
 
 JSON_VERSION = 1
@@ -45,7 +45,9 @@ def _selected(only: str | None) -> tuple[str, ...] | None:
     ids = tuple(x.strip() for x in only.split(",") if x.strip())
     unknown = [x for x in ids if x not in CHECK_IDS]
     if unknown:
-        raise UsageError(f"--only: unknown check id(s): {', '.join(unknown)} (known: {', '.join(CHECK_IDS)})")
+        ids_word = "id" if len(unknown) == 1 else "ids"
+        raise UsageError(f"--only: unknown check {ids_word}: {', '.join(unknown)} "
+                         f"(known: {', '.join(CHECK_IDS)})")
     return ids
 
 
@@ -91,8 +93,7 @@ def exit_code(findings: list[Finding]) -> int:
 
 def _counts_line(findings: list[Finding]) -> str:
     counts = {s: sum(1 for f in findings if f.status is s) for s in Status}
-    warnings = "warning" if counts[Status.WARN] == 1 else "warnings"
-    return (f"{counts[Status.PASS]} passed, {counts[Status.WARN]} {warnings}, "
+    return (f"{counts[Status.PASS]} passed, {counted(counts[Status.WARN], 'warning')}, "
             f"{counts[Status.FAIL]} failed, {counts[Status.SKIP]} skipped")
 
 

@@ -18,6 +18,7 @@ from mailcow_wizard import fsio
 from mailcow_wizard.commands.options import is_secret_name
 from mailcow_wizard.errors import EXIT_OK, UsageError
 from mailcow_wizard.mailcow import GENERATIONS
+from mailcow_wizard.model import counted
 from mailcow_wizard.safetext import visible
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def _plan_and_write(args: argparse.Namespace, mdir: Path, ctx: Context, answers:
         if result.backup:
             print(f"old file kept as {result.backup} (0600 too)")
     elif result.changed:
-        print(f"wrote {result.path} ({len(plan.changed_keys)} value(s) changed: "
+        print(f"wrote {result.path} ({counted(len(plan.changed_keys), 'value')} changed: "
               f"{', '.join(plan.changed_keys[:12])}{' ...' if len(plan.changed_keys) > 12 else ''})")
         if result.backup:
             print(f"old file kept as {result.backup}")

@@ -176,11 +176,31 @@ def _hostname(key: str, v: str) -> list[Issue]:
     if labels[-1].isdigit():
         return [_err(key, "hostname", "the last label must not be all digits")]
     if len(labels) < 2:
-        return [_err(key, "hostname", f"{v!r} is not fully qualified; use the full name, e.g. mail.{v}.org")]
+        return [_err(key, "hostname", f"{v!r} is not fully qualified; use the full name, e.g. "
+                     f"{example_hostname(v)}")]
     if len(labels) == 2:
         return [_err(key, "hostname", f"{v!r} looks like a bare domain; mailcow expects the mail host's own "
-                     f"name, e.g. mail.{v}", WARNING)]
+                     f"name, e.g. {example_hostname(v)}", WARNING)]
     return []
+
+
+HOST_LABELS = ("mail", "mx", "smtp", "imap", "mailcow", "webmail")
+"""First labels that already name a mail host (mail, mx1, smtp2): an example keeps them, never "mail.mail"."""
+
+
+def example_hostname(name: str) -> str:
+    """A full host name to show as an example for what was typed, never doubling "mail.".
+
+    A single host label (mail, mx1) gets a domain (mail.example.org); any other single label is taken
+    as the domain's name (example -> mail.example.org); a bare domain gets a host in front (example.org
+    -> mail.example.org), "mx." where its first label says mail already (mail.org -> mx.mail.org).
+    """
+    labels = [x for x in name.strip().strip(".").lower().split(".") if x]
+    first = labels[0] if labels else ""
+    is_host = first.rstrip("0123456789-") in HOST_LABELS
+    if len(labels) <= 1:
+        return f"{first}.example.org" if is_host else f"mail.{first or 'example'}.org"
+    return f"{'mx' if first.rstrip('0123456789-') == 'mail' else 'mail'}.{'.'.join(labels)}"
 
 
 def _port(key: str, v: str) -> list[Issue]:

@@ -30,7 +30,7 @@ from mailcow_wizard import fsio, interrupts
 from mailcow_wizard.conf import read_existing_conf
 from mailcow_wizard.context import Context
 from mailcow_wizard.host import Host
-from mailcow_wizard.model import Finding, Status, StrEnum
+from mailcow_wizard.model import Finding, Status, StrEnum, counted
 
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
@@ -427,20 +427,22 @@ def apply(plan: Plan, host: Host, *, now: datetime | None = None, log: bool = Tr
         if stopped_by is not None:
             interrupts.clear()
             done = sum(1 for r in results if r.state is StepState.DONE)
-            msg = (f"Interrupted by {interrupts.name(stopped_by)}: {done} of {len(results)} step(s) were "
-                   "done (listed below as done), the rest were not begun. Every file is either as it was "
-                   "or as planned.")
+            msg = (f"Interrupted by {interrupts.name(stopped_by)}: {done} of {counted(len(results), 'step')} "
+                   f"{'was' if done == 1 else 'were'} done (listed below as done), the rest were not begun. "
+                   "Every file is either as it was or as planned.")
             result = ApplyResult(plan.fix_id, Outcome.INTERRUPTED, tuple(results), msg, signal=stopped_by)
         elif failed:
             done = sum(1 for r in results if r.state is StepState.DONE)
             at = next(i for i, r in enumerate(results, 1) if r.state is StepState.FAILED)
-            msg = (f"Stopped at step {at} of {len(results)}; {done} step(s) before it were done, "
+            msg = (f"Stopped at step {at} of {len(results)}; "
+                   f"{counted(done, 'step was', 'steps were')} done before it, "
                    "the rest were not run. "
                    "Every file is either as it was or as planned.")
             result = ApplyResult(plan.fix_id, Outcome.FAILED, tuple(results), msg)
         else:
             skipped = sum(1 for r in results if r.state is StepState.SKIPPED)
-            msg = (f"{skipped} command(s) were not run (no commands run under --root)." if skipped else "")
+            msg = (f"{counted(skipped, 'command was', 'commands were')} not run (no commands run under "
+                   "--root)." if skipped else "")
             result = ApplyResult(plan.fix_id, Outcome.APPLIED, tuple(results), msg)
     if not log:
         return result

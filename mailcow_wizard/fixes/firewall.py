@@ -78,7 +78,8 @@ def plan(ctx: Context, options: FixOptions) -> Plan:
     ]
     active = [t.name for t in (facts.ufw, facts.firewalld) if t.active]
     if active:
-        lines += ["", f"Active firewall manager(s): {', '.join(active)}. They filter INPUT and may flush "
+        managers = "manager" if len(active) == 1 else "managers"
+        lines += ["", f"Active firewall {managers}: {', '.join(active)}. They filter INPUT and may flush "
                   "Docker's chains on reload; turn them off if you can:"]
         lines += ["  ufw disable" if n == "ufw" else f"  {stop_shell('firewalld.service')}" for n in active]
     if facts.input_rules is None:

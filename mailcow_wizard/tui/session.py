@@ -36,7 +36,7 @@ from mailcow_wizard.checks import CHECKS, CheckSpec, get_spec, run_check
 from mailcow_wizard.conf import read_existing_conf
 from mailcow_wizard.context import Context
 from mailcow_wizard.mailcow import GENERATIONS
-from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.model import Finding, Status, counted
 
 if TYPE_CHECKING:
     from mailcow_wizard.conf import ConfPlan, Schema
@@ -411,8 +411,8 @@ class WizardSession:
                  + (" (the old file is kept as a backup)" if self.conf_exists else "")]
         if self.read_only:
             count = len(self.planned_steps())
-            return lines + ([f"nothing else: not root, the {count} system change(s) are only listed"]
-                            if count else [])
+            listed = counted(count, "system change is", "system changes are")
+            return lines + ([f"nothing else: not root, the {listed} only listed"] if count else [])
         for step in self.planned_steps():
             lines.append(f"{'edit' if step.kind == 'edit' else 'run '} {step.target}")
         lines += [f"caution ({view.title}): {view.caution}" for view in self.planned_fixes.values()

@@ -374,3 +374,19 @@ async def test_13_swap_in_a_container_is_not_preticked_and_says_why(tmp_path) ->
         await wait_for(pilot, lambda: app.screen.id == "confirm-dialog", "the question")
         assert "Caution: this machine is a container" in text_of(app, "#confirm-question")
         await pilot.press("escape")
+
+
+async def test_12_host_name_examples_follow_what_was_typed(demo_session: WizardSession) -> None:  # noqa: F811
+    """Configuration's host name message gives an example built from what was typed, never
+    "mail.mail.org"."""
+    demo_session.run_all_checks()
+    app = WizardApp(demo_session, start_step="config")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "config"), "config")
+        field = app.screen.query_one("#hostname", Input)
+        field.focus()
+        for typed, example in (("mail", "e.g. mail.example.org"), ("mail.org", "e.g. mx.mail.org")):
+            await pilot.press("ctrl+u", *typed)
+            await wait_for(pilot, lambda t=typed: t in text_of(app, "#hostname-msg"), "the message")
+            message = text_of(app, "#hostname-msg")
+            assert example in message and "mail.mail.org" not in message

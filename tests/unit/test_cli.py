@@ -44,7 +44,7 @@ def test_missing_root_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_unknown_check_id_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--only", "ram,bogus"]) == 2
-    assert "unknown check id(s): bogus" in capsys.readouterr().err
+    assert "unknown check id: bogus" in capsys.readouterr().err
 
 
 def test_plain_report_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

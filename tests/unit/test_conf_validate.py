@@ -255,3 +255,13 @@ def test_missing_required_key_is_named() -> None:
     del values["MAILCOW_HOSTNAME"]
     errs = field_errors(values, get_schema("current"))
     assert "is missing" in errs["MAILCOW_HOSTNAME"][0]
+
+
+@pytest.mark.parametrize(("typed", "example"), [
+    ("mail", "mail.example.org"), ("mx1", "mx1.example.org"), ("example", "mail.example.org"),
+    ("mail.org", "mx.mail.org"), ("example.org", "mail.example.org"), ("mx.org", "mail.mx.org"),
+])
+def test_the_hostname_example_never_doubles_mail(typed: str, example: str) -> None:
+    """The example follows what was typed ("e.g. mail.example.org"), never "mail.mail.org"."""
+    (issue,) = check_value("MAILCOW_HOSTNAME", typed, get_schema("current").get("MAILCOW_HOSTNAME"))
+    assert issue.message.endswith(f"e.g. {example}") and "mail.mail." not in issue.message

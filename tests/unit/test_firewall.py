@@ -109,7 +109,7 @@ def test_clean_host_passes_and_reports_input_rules() -> None:
     assert f.status is Status.PASS
     assert f.details["input_policy"] == "DROP" and len(f.details["input_rules"]) == 3
     assert f.details["docker_user_rules"] is None
-    assert "3 INPUT rule(s)" in f.summary
+    assert "3 INPUT rules" in f.summary
 
 
 def test_clean_host_without_commands_passes() -> None:

@@ -54,7 +54,7 @@ def test_failing_command_stops_and_reports_exactly(tmp_path: Path) -> None:
     expected = (CASES_DIR / "ntp-timesyncd-settings/expected/etc/systemd/timesyncd.conf").read_bytes()
     assert (root / "etc/systemd/timesyncd.conf").read_bytes() == expected  # as planned
     text = result.render()
-    assert "Stopped at step 2 of 3; 1 step(s) before it were done" in text
+    assert "Stopped at step 2 of 3; 1 step was done before it" in text
     assert "[not run] run `systemctl restart systemd-timesyncd`" in text
 
 

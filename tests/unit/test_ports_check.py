@@ -168,3 +168,11 @@ def test_ports_finding_carries_typed_facts_and_its_json_stays_as_before(tmp_path
     assert c.listener in f.facts.scan.listeners
     assert set(f.to_dict()) == {"id", "status", "summary", "details", "remedy", "fix"}
     json.dumps(f.to_dict())
+
+
+def test_without_systemd_the_fix_names_the_init_script_of_the_unit() -> None:
+    """The fix's stop hint names the command for the known unit, not "this system's init scripts"."""
+    from mailcow_wizard.fixes.ports import conflict_choices
+
+    (choice,) = [c for c in conflict_choices(fixture_ctx("ports-custom")) if c.port == 25]
+    assert choice.unit is None and "service exim4 stop" in choice.stop_hint
