@@ -154,6 +154,11 @@ class WizardSession:
         """The network the Network & DNS step asks (None: the host's own; the demo's is canned)."""
         self.network_findings: dict[str, Finding] = {}
         """Findings of the checks that contact the network, once the person allowed them."""
+        self.hostname_typed = False
+        """Whether the person changed MAILCOW_HOSTNAME on Configuration (then it is theirs: the Network
+        & DNS step does not replace it)."""
+        self._network_name: str | None = None
+        """The host name last typed or checked on the Network & DNS step (None: not touched there)."""
 
     # -- loading on first need --------------------------------------------------------------------
     def wait_for_host(self) -> None:
@@ -256,6 +261,7 @@ class WizardSession:
             self._recs = list(plan.recommendations)
             self._prefilled = False
             self._base_values = base
+            self.hostname_typed = False  # the answers start again: no host name typed on them yet
             self._values = self.initial_values()
             self._reapply_port_resolutions()
 
@@ -456,6 +462,8 @@ class WizardSession:
         values = {key: base.get(key, "") for key in self.wizard_keys()}
         if not values["MAILCOW_HOSTNAME"]:
             values["MAILCOW_HOSTNAME"] = self._env.get("MAILCOW_HOSTNAME", "")
+        if self._network_name is not None:
+            values["MAILCOW_HOSTNAME"] = self._network_name  # typed on Network & DNS before this
         if "TZ" not in self.ctx.conf and self._env.get("MAILCOW_TZ"):
             values["TZ"] = self._env["MAILCOW_TZ"]
         if not values["TZ"]:
@@ -472,6 +480,8 @@ class WizardSession:
         if self._base_values is None:
             raise NotLoaded("the answers are not planned yet: call ensure_loaded() in a worker")
         with self._lock:
+            if key == "MAILCOW_HOSTNAME" and value.strip() != self._values.get(key, "").strip():
+                self.hostname_typed = True
             self._values[key] = value
             chosen = self.port_choices.get(key)
             option = self.port_option(key)
@@ -969,13 +979,33 @@ class WizardSession:
         return self.net
 
     def network_hostname(self) -> str:
-        """The mail host name the Network & DNS step starts from (the answers', else mailcow.conf's)."""
-        name = self._values.get("MAILCOW_HOSTNAME") or self.ctx.conf.get("MAILCOW_HOSTNAME", "")
+        """The mail host name the Network & DNS step starts from: Configuration's when typed there,
+        else the name last typed on that step, else the answer (mailcow.conf's, $MAILCOW_HOSTNAME)."""
+        answer = self._values.get("MAILCOW_HOSTNAME") or self.ctx.conf.get("MAILCOW_HOSTNAME", "")
+        name = self._network_name if self._network_name is not None and not self.hostname_typed else answer
         if not name and self.demo:
             from mailcow_wizard.demo.network import HOST
 
             name = HOST
         return name
+
+    def carry_network_hostname(self, name: str) -> None:
+        """The host name typed (or checked) on the Network & DNS step is the mailcow.conf answer too,
+        so Configuration, Review and Done use the name DNS was checked for. A name the person typed
+        on Configuration is theirs and stays: `hostname_kept` then says so on both steps."""
+        name = name.strip()
+        with self._lock:
+            self._network_name = name
+            if not self.hostname_typed and self._base_values is not None:
+                self._values["MAILCOW_HOSTNAME"] = name
+
+    def hostname_kept(self) -> tuple[str, str] | None:
+        """(Configuration's typed host name, the one the Network & DNS step last had) when they differ."""
+        if not self.hostname_typed or self._network_name is None:
+            return None
+        answer = self._values.get("MAILCOW_HOSTNAME", "").strip()
+        same = answer.rstrip(".").lower() == self._network_name.rstrip(".").lower()
+        return None if same else (answer, self._network_name)
 
     def network_contacts(self, hostname: str) -> list[str]:
         """What the network checks will contact (blocking: reads /etc/resolv.conf; sends nothing)."""

@@ -3,6 +3,8 @@ results and the records to create appear, r runs the checks again, and the demo'
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -104,3 +106,68 @@ async def test_bad_public_address_is_said_not_sent(session: WizardSession) -> No
         await pilot.press("r")
         await wait_for(pilot, lambda: "Public address" in text(app, "#nav-status"), "the message")
     assert session.net.sent == []
+
+
+def on_screen(app: WizardApp) -> str:
+    """The terminal's text as drawn (what a person sees, nothing below the fold)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg.split("</style>")[-1])).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=["80x24", "60x20"])
+async def test_every_verdict_is_on_screen_after_r(session: WizardSession, size: tuple[int, int]) -> None:
+    """After r every check's verdict is seen without PgDn; before it, the contacts under the button."""
+    app = WizardApp(session, start_step="network")
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: "TCP 25" in text(app, "#net-contacts"), "the list of contacts")
+        await pilot.pause()
+        assert "TCP 25 to the mail servers" in on_screen(app), "what will be contacted is on screen"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "Blocklists" in text(app, "#net-results"), "the results")
+        await pilot.pause()
+        seen = on_screen(app)
+        for verdict in ("WARN  DNS records:", "FAIL  Outbound:", "PASS  Blocklists:"):
+            assert verdict in seen, f"{verdict} is below the fold"
+        assert "What to do: below (PgDn)" in seen
+        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown")
+        await pilot.pause()
+        assert "Spamhaus ZEN" in on_screen(app), "the list of contacts stays, after the results"
+
+
+async def test_the_host_name_typed_here_is_configurations(session: WizardSession) -> None:
+    session.run_all_checks()
+    app = WizardApp(session, start_step="network")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "TCP 25" in text(app, "#net-contacts"), "the list of contacts")
+        app.screen.query_one("#net-hostname", Input).focus()
+        await pilot.press("ctrl+u", *"mx7.example.net")
+        await wait_for(pilot, lambda: session.values["MAILCOW_HOSTNAME"] == "mx7.example.net", "the answer")
+        app.goto("config")
+        await wait_for(pilot, lambda: app.current_step == "config" and app.screen.is_mounted, "config")
+        assert app.screen.query_one("#hostname", Input).value == "mx7.example.net"
+        assert "looked at" not in text(app, "#hostname-msg")
+    assert "mx7.example.net" in session.web_address()
+
+
+async def test_a_host_name_typed_on_configuration_stays_and_both_steps_say_so(session: WizardSession) -> None:
+    session.run_all_checks()
+    app = WizardApp(session, start_step="config")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_step == "config" and app.screen.is_mounted, "config")
+        app.screen.query_one("#hostname", Input).focus()
+        await pilot.press("ctrl+u", *"mail.example.com")
+        await wait_for(pilot, lambda: session.values["MAILCOW_HOSTNAME"] == "mail.example.com", "typed")
+        app.goto("network")
+        await wait_for(pilot, lambda: app.current_step == "network" and app.screen.is_mounted, "network")
+        field = app.screen.query_one("#net-hostname", Input)
+        assert field.value == "mail.example.com"
+        field.focus()
+        await pilot.press("ctrl+u", *"mx1.example.org")
+        await pilot.click("#net-run")
+        await wait_for(pilot, lambda: "Blocklists" in text(app, "#net-results"), "the results")
+        assert session.values["MAILCOW_HOSTNAME"] == "mail.example.com", "the typed name was replaced"
+        assert "Configuration keeps mail.example.com" in text(app, "#net-hostname-note")
+        app.goto("config")
+        await wait_for(pilot, lambda: app.current_step == "config" and app.screen.is_mounted, "config")
+        assert app.screen.query_one("#hostname", Input).value == "mail.example.com"
+        assert "The Network & DNS step looked at mx1.example.org" in text(app, "#hostname-msg")

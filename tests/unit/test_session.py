@@ -92,3 +92,26 @@ def test_properties_never_load(tmp_path: Path) -> None:
     for name in ("values", "base_values", "generation"):
         with pytest.raises(NotLoaded):
             getattr(s, name)
+
+
+def test_the_network_host_name_is_the_answer_unless_typed_on_configuration(tmp_path: Path) -> None:
+    """One host name: typed on Network & DNS (even before the answers are planned) it is
+    MAILCOW_HOSTNAME; once the person typed one on Configuration, that one stays and both are said."""
+    mdir = tmp_path / "mailcow-dockerized"
+    mdir.mkdir()
+    s = WizardSession(Context(host=fixture_host("ports-exim"), mailcow_dir=mdir,
+                              conf={"MAILCOW_HOSTNAME": "old.example.org"}), environ=ENV)
+    assert s.network_hostname() == "old.example.org"
+    s.carry_network_hostname(" mx1.example.net ")
+    s.ensure_loaded()
+    assert s.values["MAILCOW_HOSTNAME"] == "mx1.example.net" and s.network_hostname() == "mx1.example.net"
+    assert not s.hostname_typed and s.hostname_kept() is None
+    s.set_value("MAILCOW_HOSTNAME", "mx1.example.net")  # Configuration drawn with the same name: not typed
+    assert not s.hostname_typed
+    s.set_value("MAILCOW_HOSTNAME", "mail.example.com")
+    assert s.hostname_typed and s.network_hostname() == "mail.example.com"
+    s.carry_network_hostname("mx2.example.net")
+    assert s.values["MAILCOW_HOSTNAME"] == "mail.example.com"
+    assert s.hostname_kept() == ("mail.example.com", "mx2.example.net")
+    s.carry_network_hostname("Mail.Example.com")
+    assert s.hostname_kept() is None

@@ -168,8 +168,12 @@ class ConfigScreen(StepScreen):
             for i in mine:
                 text.append(issue_mark(i.is_error) + i.message + "\n",
                             style="red" if i.is_error else "yellow")
+            kept = self.session.hostname_kept() if key == "MAILCOW_HOSTNAME" else None
+            if kept:
+                text.append(f"{issue_mark(False)}The Network & DNS step looked at {kept[1] or 'no name'}; "
+                            "this one is written (Done's DNS records follow it).\n", style="yellow")
             self.query_one(f"#{field_id}-msg", Static).update(text)
-            self.query_one(f"#{field_id}-msg").set_class(bool(mine), "shown")
+            self.query_one(f"#{field_id}-msg").set_class(bool(text.plain), "shown")
         self.can_next = errors == 0
         self.set_status("" if not errors else "Fix the marked fields to go on")
 

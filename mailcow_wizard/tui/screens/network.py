@@ -1,5 +1,9 @@
 """Step: Network & DNS. Says exactly what the network checks contact, runs them only when asked, shows
-the results and the DNS records still to create, and runs them again after the person changed DNS."""
+the results and the DNS records still to create, and runs them again after the person changed DNS.
+
+The fields, the Run button and the results come before the list of what is contacted: before a run
+the list is on screen under the button; after it, the results are, at 80x24 without scrolling. The
+host name typed here is the mailcow.conf answer too (`WizardSession.carry_network_hostname`)."""
 
 from __future__ import annotations
 
@@ -35,25 +39,32 @@ class NetworkScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "run", "Run / re-run")]
 
     def compose_body(self) -> ComposeResult:
-        yield Static("These checks contact other machines. Nothing is sent until you press r (Run). "
-                     "They will contact:", classes="para")
-        yield Static("…", id="net-contacts", classes="para")
+        yield Static("These checks contact other machines, listed under the button. Nothing is sent until "
+                     "you press r (Run).", classes="para")
         with Horizontal(classes="field-row"):
             yield Label("Mail host name", classes="field-label")
             yield Input(self.session.network_hostname(), id="net-hostname", compact=True,
                         placeholder="mail.example.org")
+        note = Static("", id="net-hostname-note", classes="dim")
+        note.display = False
+        yield note
         with Horizontal(classes="field-row"):
             yield Label("Public address", classes="field-label")
             yield Input("", id="net-public", compact=True, placeholder="only behind NAT")
         yield NavButton("Run the network checks (r)", id="net-run")
-        yield Static("", id="net-results", classes="para")
-        yield Static("", id="net-records", classes="para")
+        for name in ("net-results", "net-records"):  # shown once there are results
+            part = Static("", id=name, classes="para")
+            part.display = False
+            yield part
+        yield Static("What the checks contact:", id="net-contacts-title", classes="section")
+        yield Static("…", id="net-contacts", classes="para")
 
     def on_mount(self) -> None:
         super().on_mount()
         self._load_contacts(self.session.network_hostname())
         if self.session.network_findings:
             self._show(self.session.network_findings)
+        self._show_kept()
         # Next keeps the focus (in the bar, always visible): r runs the checks, Tab reaches the fields.
         self.query_one("#next").focus()
 
@@ -70,7 +81,7 @@ class NetworkScreen(StepScreen):
                           name="The network checks", group="network", exclusive=True, failed=self._failed)
 
     def _failed(self, error: BaseException) -> None:
-        self.query_one("#net-results", Static).update("")
+        self._put("#net-results", "")
         if isinstance(error, ValueError):
             self.set_status(f"Public address: {error}")
         else:
@@ -80,6 +91,17 @@ class NetworkScreen(StepScreen):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "net-hostname":
             self._load_contacts(event.value)
+            if event.value.strip() != self.session.network_hostname().strip():
+                self.session.carry_network_hostname(event.value)
+            self._show_kept()
+
+    def _show_kept(self) -> None:
+        """Say it when Configuration keeps another host name (typed there) than the one checked here."""
+        kept = self.session.hostname_kept()
+        note = self.query_one("#net-hostname-note", Static)
+        note.update(Text(f"Configuration keeps {kept[0] or 'no name'}, as typed there; change it there "
+                         "to use this one." if kept else ""))
+        note.display = bool(kept)
 
     def on_nav_button_pressed(self, event: NavButton.Pressed) -> None:
         if event.button.id == "net-run":
@@ -91,33 +113,46 @@ class NetworkScreen(StepScreen):
     def action_run(self) -> None:
         hostname = self.query_one("#net-hostname", Input).value
         public = self.query_one("#net-public", Input).value
+        self.session.carry_network_hostname(hostname)  # the name DNS is checked for is the one written
+        self._show_kept()
         self.set_status("Asking the network ...")
-        self.query_one("#net-results", Static).update(Text("Running ...", style="dim"))
+        self._put("#net-results", Text("Running ...", style="dim"))
         self._run(hostname, public)
+
+    def _put(self, selector: str, content: Text | str) -> None:
+        """Fill a results part; an empty one takes no line (before the first run)."""
+        part = self.query_one(selector, Static)
+        part.update(content)
+        part.display = bool(str(content))
 
     def _show(self, found: dict[str, Finding]) -> None:
         if not self.is_attached:
             return
+        # Every verdict first, so all of them are on screen at 80x24; what to do follows.
         text = Text()
-        for check_id, title in TITLES.items():
-            f = found.get(check_id)
-            if f is None:
-                continue
+        text.append("Results\n", style="bold")
+        shown = [(title, found[check_id]) for check_id, title in TITLES.items() if check_id in found]
+        for title, f in shown:
             text.append_text(status_text(f.status, gap="  "))
             text.append(f"{title}: ", style="bold")
             text.append(f"{f.summary}\n")
+        for title, f in shown:
             if f.remedy and f.status.value in ("fail", "warn"):
                 # The records are listed once, below, for copying.
                 remedy = f.remedy.split("Records to create in the zone", 1)[0]
                 if remedy.strip():
+                    text.append(f"\n{title}: ", style="bold")
                     text.append(f"{remedy.strip()}\n", style="dim")
-        self.query_one("#net-results", Static).update(text)
+        text.rstrip()
+        self._put("#net-results", text)
         dns = found.get("dns")
         records = dns.details.get("records_to_create", []) if dns else []
         block = Text.assemble(("DNS records to create\n", "bold"), "\n".join(records)) if records else ""
-        self.query_one("#net-records", Static).update(block)
+        self._put("#net-records", block)
         self.query_one("#net-run", NavButton).update("Run again (r)")
-        self.set_status("r: look again after changing DNS")
+        bad = any(f.status.value in ("fail", "warn") for _, f in shown)
+        self.set_status("What to do: below (PgDn); r looks again" if bad else
+                        "r: look again after changing DNS")
 
 
 SCREEN = NetworkScreen
