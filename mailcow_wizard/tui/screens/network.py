@@ -39,8 +39,8 @@ class NetworkScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "run", "Run / re-run")]
 
     def compose_body(self) -> ComposeResult:
-        yield Static("These checks contact other machines, listed under the button. Nothing is sent until "
-                     "you press r (Run).", classes="para")
+        yield Static("Nothing is sent until you press r (Run). These checks contact other machines, listed "
+                     "under the button.", classes="para")
         with Horizontal(classes="field-row"):
             yield Label("Mail host name", classes="field-label")
             yield Input(self.session.network_hostname(), id="net-hostname", compact=True,
