@@ -979,10 +979,10 @@ class WizardSession:
         return self.net
 
     def network_hostname(self) -> str:
-        """The mail host name the Network & DNS step starts from: Configuration's when typed there,
-        else the name last typed on that step, else the answer (mailcow.conf's, $MAILCOW_HOSTNAME)."""
+        """The mail host name the Network & DNS step shows: the one it last had (its results are for
+        that one; `hostname_kept` says when Configuration keeps another), else the answer."""
         answer = self._values.get("MAILCOW_HOSTNAME") or self.ctx.conf.get("MAILCOW_HOSTNAME", "")
-        name = self._network_name if self._network_name is not None and not self.hostname_typed else answer
+        name = self._network_name if self._network_name is not None else answer
         if not name and self.demo:
             from mailcow_wizard.demo.network import HOST
 

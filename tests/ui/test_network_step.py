@@ -145,7 +145,7 @@ async def test_the_host_name_typed_here_is_configurations(session: WizardSession
         app.goto("config")
         await wait_for(pilot, lambda: app.current_step == "config" and app.screen.is_mounted, "config")
         assert app.screen.query_one("#hostname", Input).value == "mx7.example.net"
-        assert "looked at" not in text(app, "#hostname-msg")
+        assert "step checks" not in text(app, "#hostname-msg")
     assert "mx7.example.net" in session.web_address()
 
 
@@ -170,4 +170,8 @@ async def test_a_host_name_typed_on_configuration_stays_and_both_steps_say_so(se
         app.goto("config")
         await wait_for(pilot, lambda: app.current_step == "config" and app.screen.is_mounted, "config")
         assert app.screen.query_one("#hostname", Input).value == "mail.example.com"
-        assert "The Network & DNS step looked at mx1.example.org" in text(app, "#hostname-msg")
+        assert "The Network & DNS step checks mx1.example.org" in text(app, "#hostname-msg")
+        app.goto("network")  # its field, results and note agree: they are for the name it checked
+        await wait_for(pilot, lambda: app.current_step == "network" and app.screen.is_mounted, "network")
+        assert app.screen.query_one("#net-hostname", Input).value == "mx1.example.org"
+        assert "Configuration keeps mail.example.com" in text(app, "#net-hostname-note")

