@@ -54,6 +54,8 @@ DPKG_STATUS = "/var/lib/dpkg/status"
 DPKG_READ_LIMIT = 64 * 1024 * 1024
 CLI_PACKAGES = ("docker-ce-cli", "docker.io", "docker-cli")
 """dpkg packages that install /usr/bin/docker: Docker's repository, Debian/Ubuntu, Debian >= trixie."""
+ENGINE_PACKAGES = ("docker-ce", "docker.io", "moby-engine", "docker-engine")
+"""dpkg packages that install the engine (dockerd): Docker's repository, Debian/Ubuntu, others."""
 COMPOSE_PACKAGES = ("docker-compose-plugin", "docker-compose-v2", "docker-compose")
 """dpkg packages that install Compose: Docker's repository, Ubuntu, Debian (1.x before trixie)."""
 
@@ -406,6 +408,21 @@ class DockerInfo:
     """"engine API" (the socket, directly) or "docker version" (the CLI)."""
     access: SocketAccess | None = None
     """Set when the socket refused this user."""
+    engine_package: str | None = None
+    """The dpkg package that installed the engine (docker-ce, docker.io, ...), when one did."""
+    engine_version: str | None = None
+    """Its upstream version: how old the engine is, even while it does not run."""
+    systemd: bool = True
+    """Whether systemd runs the host (else `systemctl` cannot start Docker)."""
+    init: str | None = None
+    """The name of process 1, to say what runs the host when it is not systemd."""
+    init_script: bool = False
+    """Whether /etc/init.d/docker exists (how Docker starts without systemd)."""
+
+    @property
+    def engine_installed(self) -> bool:
+        """dockerd is on this host, or a package put an engine here (the CLI alone is no engine)."""
+        return bool(self.dockerd or self.engine_package)
 
 
 def plugin_dirs(host: Host, config: Mapping[str, Any] | None = None) -> list[str]:
@@ -492,7 +509,18 @@ def _find_compose(host: Host, cli: str | None, config: Mapping[str, Any],
 
 
 def _wanted_packages(cli: str | None) -> tuple[str, ...]:
-    return (*CLI_PACKAGES, *COMPOSE_PACKAGES) if cli == "/usr/bin/docker" else COMPOSE_PACKAGES
+    cli_packages = CLI_PACKAGES if cli == "/usr/bin/docker" else ()
+    return (*cli_packages, *ENGINE_PACKAGES, *COMPOSE_PACKAGES)
+
+
+def _engine_facts(host: Host, packages: Mapping[str, str]) -> dict[str, Any]:
+    """Which package installed the engine, and how the host would start it (systemd or an init script)."""
+    from mailcow_wizard.probes.services import init_name, systemd_running
+
+    engine = next((p for p in ENGINE_PACKAGES if p in packages), None)
+    return {"engine_package": engine, "engine_version": packages.get(engine) if engine else None,
+            "systemd": systemd_running(host), "init": init_name(host),
+            "init_script": host.exists("/etc/init.d/docker")}
 
 
 def probe_docker(host: Host) -> DockerInfo:
@@ -504,6 +532,7 @@ def probe_docker(host: Host) -> DockerInfo:
     packages = installed_packages(host, _wanted_packages(cli))
     compose = _find_compose(host, cli, config, packages)
     client = next((packages[p] for p in CLI_PACKAGES if p in packages), None)
+    engine = _engine_facts(host, packages)
     endpoint = docker_endpoint(os.environ, config) if host.live else None
     if endpoint is not None and endpoint.socket is not None:
         version, error = ask_engine(endpoint.socket)
@@ -511,13 +540,13 @@ def probe_docker(host: Host) -> DockerInfo:
         if version is not None:
             version = DockerVersion(client, version.server, version.server_product, version.api_version)
         return DockerInfo(cli, dockerd, version, error, compose, asked=True, endpoint=endpoint.described,
-                          via="engine API", access=access)
+                          via="engine API", access=access, **engine)
     if not host.can_run:
         visible = any(host.is_dir(d) for d in SEARCH_PATH)
-        return DockerInfo(cli, dockerd, None, None, compose, asked=False, programs_visible=visible)
+        return DockerInfo(cli, dockerd, None, None, compose, asked=False, programs_visible=visible, **engine)
     described = endpoint.described if endpoint is not None else None
     if not cli:
-        return DockerInfo(cli, dockerd, None, None, compose, asked=True, endpoint=described)
+        return DockerInfo(cli, dockerd, None, None, compose, asked=True, endpoint=described, **engine)
     result = host.run(["docker", "version", "--format", "{{json .}}"], timeout=15.0)
     version = None
     error = None
@@ -531,7 +560,7 @@ def probe_docker(host: Host) -> DockerInfo:
         if version is None or version.server is None:
             error = daemon_error(result.stderr)
     return DockerInfo(cli, dockerd, version, error, compose, asked=True, endpoint=described,
-                      via="docker version")
+                      via="docker version", **engine)
 
 
 def probe_compose_info(host: Host) -> ComposeInfo:

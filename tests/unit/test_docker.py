@@ -134,7 +134,7 @@ def test_removed_package_does_not_count(make_root) -> None:
 def test_daemon_not_reachable_fails_truthfully() -> None:
     f = check_docker(fixture_ctx("debian12-kvm", runner_with(server=None, stderr=NOT_RUNNING)))
     assert f.status is Status.FAIL
-    assert f.summary.startswith("Docker daemon not reachable: not running")
+    assert f.summary.startswith("Docker Engine is installed (/usr/bin/dockerd) but not running")
     assert f.details["server_version"] is None and f.details["client_version"] == "28.2.2"
     assert f.details["compose"] == "native"
     assert "systemctl enable --now docker" in f.remedy
@@ -312,7 +312,7 @@ def unix_server(path: Path, answer: Callable[[bytes], bytes | None]) -> Iterator
         while not stop.is_set():
             try:
                 conn, _ = srv.accept()
-            except TimeoutError:
+            except (socket.timeout, TimeoutError):  # distinct classes before Python 3.10
                 continue
             conn.settimeout(2)
             data = b""
@@ -460,10 +460,11 @@ def test_probe_docker_asks_the_socket_named_by_docker_host(make_root, monkeypatc
 
 def test_probe_docker_without_a_socket_fails_with_how_to_start(make_root, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
-    host = live_tree(make_root, {"/usr/bin/docker": "", PLUGIN: ""})
+    host = live_tree(make_root, {"/usr/bin/docker": "", "/usr/bin/dockerd": "", PLUGIN: "",
+                                 "/run/systemd/system/README": ""})
     f = check_docker(ctx_for(host))
     assert f.status is Status.FAIL
-    assert f.summary == ("Docker daemon not reachable: not running "
+    assert f.summary == ("Docker Engine is installed (/usr/bin/dockerd) but not running "
                          f"(there is no socket at {tmp_path}/none.sock)")
     assert "systemctl enable --now docker" in f.remedy
 
