@@ -41,8 +41,8 @@ GENERAL: dict[str, tuple[str, str]] = {
         "  systemctl enable --now docker")),
     "docker": ("Install Docker Engine and Compose v2", (
         "Install Docker Engine from Docker's repository (https://docs.docker.com/engine/install/, or "
-        "`curl -sSL https://get.docker.com/ | CHANNEL=stable sh`), start it with "
-        "`systemctl enable --now docker`, and make sure `docker compose version` answers (package "
+        "`curl -sSL https://get.docker.com/ | CHANNEL=stable sh`), start it (`systemctl enable --now "
+        "docker` where systemd runs), and make sure `docker compose version` answers (package "
         "docker-compose-plugin).")),
     "dns": ("Create the mail server's DNS records", (
         "DNS records live at your DNS provider (or registrar), reverse DNS (PTR) at whoever owns the "

@@ -110,6 +110,19 @@ def test_debians_docker_io_is_too_old(vm: Guest) -> None:
     assert "get.docker.com" in docker["remedy"]
 
 
+def test_a_stopped_docker_io_is_installed_not_running_and_too_old(vm: Guest) -> None:
+    """Under systemd with docker.io stopped (socket too): installed but not running, and too old; the
+    remedy installs Docker's own packages and starts them with systemctl."""
+    vm.sh("systemctl stop docker.socket docker.service", check=False, timeout=120)
+    checks, rc = check(vm, "docker")
+    docker = checks["docker"]
+    assert rc == 1 and docker["status"] == "fail", docker
+    assert docker["summary"].startswith("Docker Engine is installed (docker.io 20.10."), docker
+    assert "but not running" in docker["summary"] and "too old" in docker["summary"], docker
+    assert docker["details"]["systemd_running"] is True
+    assert "get.docker.com" in docker["remedy"] and "  systemctl enable --now docker" in docker["remedy"]
+
+
 def test_fix_ipv6_merges_daemon_json_and_restarts_debians_docker(vm: Guest) -> None:
     """The whole ipv6 fix under systemd: daemon.json merged, `systemctl restart docker` for real, the
     bridge asked over the socket (tests/system/test_docker_ipv6_real.py does the file part by hand)."""
