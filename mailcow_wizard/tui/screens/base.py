@@ -122,6 +122,14 @@ class StepScreen(BlockingWork, Screen[None]):
         if self.can_back:
             self.wizard.prev_step(self.STEP)
 
+    def on_screen_suspend(self) -> None:
+        """A dialog opened over the step: the step hides its scrollbars (the dialog's is the one shown;
+        wizard.tcss, `.-under-dialog`)."""
+        self.add_class("-under-dialog")
+
+    def on_screen_resume(self) -> None:
+        self.remove_class("-under-dialog")
+
     def action_scroll_body(self, direction: int) -> None:
         for body in self.query("#body").results(VerticalScroll):
             if direction > 0:

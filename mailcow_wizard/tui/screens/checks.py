@@ -17,6 +17,7 @@ from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import FIX_SCREENS, describe_error
 from mailcow_wizard.tui.widgets.details import human_details
 from mailcow_wizard.tui.widgets.status import status_text
+from mailcow_wizard.tui.widgets.wrap import cell, ellipsis, wrapped
 
 
 class ChecksScreen(StepScreen):
@@ -62,8 +63,9 @@ class ChecksScreen(StepScreen):
         self._show_detail()
 
     def _summary_width(self) -> int:
-        # Status 6 + Check 24, one cell of padding each side of three columns, scrollbar and margins.
-        return max(10, self.app.size.width - 6 - 24 - 6 - 4)
+        # Status 6 + Check 24, one cell of padding each side of three columns, scrollbar, margins and
+        # the focus bar's column.
+        return max(10, self.app.size.width - 6 - 24 - 6 - 5)
 
     def on_resize(self) -> None:
         table = self.query_one("#checks-table", DataTable)
@@ -158,7 +160,7 @@ class ChecksScreen(StepScreen):
         for name, value in human_details(finding.details):
             text.append(f"{name}: ", style="dim")
             text.append(f"{_short(value)}\n")
-        detail.update(text)
+        detail.update(wrapped(text))
 
     def _fix_step(self, finding: Finding) -> str | None:
         if finding.status not in (Status.FAIL, Status.WARN):
@@ -194,11 +196,6 @@ class ChecksScreen(StepScreen):
         self.action_open_fix()
 
 
-def cell(text: str) -> Text:
-    """A table cell that ends in an ellipsis where the column cuts it (never a silent cut)."""
-    return Text(text, no_wrap=True, overflow="ellipsis")
-
-
 def reflow(text: str) -> str:
     """A remedy written for an 80-column report, rewrapped by the pane: a line break inside a sentence
     goes; one before an indented line, a list item or a blank line stays."""
@@ -213,8 +210,7 @@ def reflow(text: str) -> str:
 
 
 def _short(value: object, limit: int = 300) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return ellipsis(str(value), limit)
 
 
 SCREEN = ChecksScreen

@@ -7,8 +7,11 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, Static
+
+from mailcow_wizard.tui.widgets.plain import plain
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 COMMON_KEYS = (
     "Keys: Tab / Shift+Tab move between fields, arrows move in lists and tables, Enter presses a "
@@ -19,15 +22,28 @@ COMMON_KEYS = (
 )
 
 
-class HelpScreen(ModalScreen[None]):
+class Dialog(ModalScreen[ScreenResultType]):
+    """A dialog over a step. Its scrolling part (`.dialog-body`) scrolls with PgUp / PgDn from wherever
+    the focus is (a button): what is below its fold is one key away, no Tab first. While it is open
+    the step behind draws no scrollbar (StepScreen), so the one on screen is the dialog's."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("pagedown", "scroll_text(1)", "Page down", show=False),
+        Binding("pageup", "scroll_text(-1)", "Page up", show=False),
+    ]
+
+    def action_scroll_text(self, direction: int) -> None:
+        for body in self.query(".dialog-body").results(VerticalScroll):
+            body.scroll_page_down() if direction > 0 else body.scroll_page_up()
+
+
+class HelpScreen(Dialog[None]):
     """What the current step is for and which keys work, closed with Esc, F1 or Enter."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close"),
         Binding("f1", "dismiss", "Close", show=False),
         Binding("question_mark", "dismiss", "Close", show=False),
-        Binding("pagedown", "scroll_text(1)", "Page down", show=False),
-        Binding("pageup", "scroll_text(-1)", "Page up", show=False),
     ]
 
     def __init__(self, title: str, text: str) -> None:
@@ -54,13 +70,8 @@ class HelpScreen(ModalScreen[None]):
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
 
-    def action_scroll_text(self, direction: int) -> None:
-        """PgDn / PgUp scroll the help from the Close button: the keys paragraph is one key away."""
-        body = self.query_one(".dialog-body", VerticalScroll)
-        body.scroll_page_down() if direction > 0 else body.scroll_page_up()
 
-
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """A yes/no question with the list of what yes changes (files, services, commands); Cancel has the
     focus and Esc means no. Every step that changes the system asks through this one dialog."""
 
@@ -80,11 +91,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self._question, id="confirm-question", markup=False)
+            yield Static(wrapped(plain(self._question)), id="confirm-question")
             if self._changes:
                 with VerticalScroll(classes="dialog-body"):
-                    yield Static("\n".join(f"- {line}" for line in self._changes), id="confirm-changes",
-                                 markup=False)
+                    yield Static(wrapped(plain("\n".join(f"- {line}" for line in self._changes))),
+                                 id="confirm-changes")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._no, id="confirm-no", compact=True)
                 yield Button(self._yes, id="confirm-yes", variant="error", compact=True)

@@ -11,6 +11,7 @@ from mailcow_wizard.model import Status
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import describe_error
 from mailcow_wizard.tui.widgets.status import status_text
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 
 class DoneScreen(StepScreen):
@@ -27,7 +28,7 @@ class DoneScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         # What failed, then the next steps, then the warnings: on a small terminal the steps stay near.
-        yield Static(self._written(), id="done-written", classes="para")
+        yield Static(wrapped(self._written()), id="done-written", classes="para")
         yield Static("Checking the host again ...", id="done-checks", classes="para")
         yield Static("", id="done-next", classes="para")
         yield Static("", id="done-warnings", classes="para")
@@ -134,11 +135,11 @@ class DoneScreen(StepScreen):
             failing.append_text(status_text(f.status, gap=" "))
             failing.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
         failing.rstrip()
-        self.query_one("#done-checks", Static).update(failing)
+        self.query_one("#done-checks", Static).update(wrapped(failing))
         # A failing network check (port 25, DNS) keeps mail from flowing, not mailcow from starting.
         online = {s.id for s in CHECKS if s.online}
         blocked = any(f.id not in online for f in bad)
-        self.query_one("#done-next", Static).update(self._next(commands, blocked=blocked))
+        self.query_one("#done-next", Static).update(wrapped(self._next(commands, blocked=blocked)))
         text = Text()
         if warn:
             text.append("Worth a look (warnings):\n", style="bold")
@@ -147,7 +148,7 @@ class DoneScreen(StepScreen):
             text.append_text(status_text(f.status, gap=" "))
             text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
         text.rstrip()
-        self.query_one("#done-warnings", Static).update(text)
+        self.query_one("#done-warnings", Static).update(wrapped(text))
 
     def action_next(self) -> None:
         self.app.exit(0)

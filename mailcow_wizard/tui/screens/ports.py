@@ -7,7 +7,6 @@ ports are free, what stays open) are the ports fix's, in mailcow_wizard.fixes.po
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -16,6 +15,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.plain import plain
 from mailcow_wizard.tui.widgets.toggles import ChoiceRow
+from mailcow_wizard.tui.widgets.wrap import ellipsis, wrapped
 
 CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
 
@@ -45,11 +45,6 @@ def row_state(open_reason: str | None, kind: str | None, value: str, unit: str |
     if kind == "stop":
         return f"stop {unit}" if unit else "stop"
     return f"move to {value}" if kind == "move" else f"bind {value}"
-
-
-def fit(text: str, width: int) -> str:
-    """`text` in `width` cells, an ellipsis where it is cut (never a silent cut)."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 class PortsScreen(StepScreen):
@@ -99,8 +94,8 @@ class PortsScreen(StepScreen):
             rows = [c for c in self.session.conflicts() if c.variable == variable]
             owners = ", ".join(dict.fromkeys(f"{c.process or '?'} ({c.pid})" if c.pid else (c.process or "?")
                                              for c in rows))
-            table.add_row(str(rows[0].port), fit(variable, widths[1]), plain(fit(owners, widths[2])), "",
-                          key=variable)
+            table.add_row(str(rows[0].port), ellipsis(variable, widths[1]),
+                          plain(ellipsis(owners, widths[2])), "", key=variable)
         table.focus()
         self._show_conflict()
         if self.session.port_options is None:
@@ -110,7 +105,8 @@ class PortsScreen(StepScreen):
 
     def _widths(self) -> tuple[int, int, int, int]:
         """Port, Variable, Held by, Choice: the Choice column gets what is left, down to 60 columns."""
-        total = max(40, self.app.size.width - 2 - 4 * 2 - 2)
+        # Margins, one cell of padding each side of four columns, the scrollbar, the focus bar.
+        total = max(40, self.app.size.width - 2 - 4 * 2 - 2 - 1)
         port, variable, owner = 5, 11, 14 if total < 70 else 20
         return port, variable, owner, max(12, total - port - variable - owner)
 
@@ -143,8 +139,8 @@ class PortsScreen(StepScreen):
         free = s.suggest_free_ports(variable)
         free_addresses = list(option.free_addresses) if option is not None else []
         with self.prevent(Input.Changed):
-            self.query_one("#conflict-heading", Static).update(Text(
-                f"Port {first.port} ({variable}) is held by {owners} on {addresses}. Resolve it by:"))
+            self.query_one("#conflict-heading", Static).update(wrapped(plain(
+                f"Port {first.port} ({variable}) is held by {owners} on {addresses}. Resolve it by:")))
             labels = {
                 "choice-stop": (f"Stop and disable {unit}" if unit else
                                 "Stop it (looking ...)" if loading else "Stop it (not automatic here)"),
@@ -170,7 +166,7 @@ class PortsScreen(StepScreen):
                 costs.append(f"Bind: not possible, {owners} listens on every address." if everywhere else
                              f"Bind: not possible, no other address of this host is known to be free "
                              f"for port {first.port}.")
-            self.query_one("#choice-costs", Static).update(Text("\n".join(costs)))
+            self.query_one("#choice-costs", Static).update(wrapped(plain("\n".join(costs))))
             move_input = self.query_one("#move-port", Input)
             bind_input = self.query_one("#bind-address", Input)
             suggestion = str(free[0]) if free else ""
@@ -240,7 +236,7 @@ class PortsScreen(StepScreen):
             why = s.resolution_open(var)
             state = row_state(why, ch.kind if ch else None, ch.value if ch else "",
                               option.unit if option else None)
-            table.update_cell(var, "choice", fit(state, width))
+            table.update_cell(var, "choice", ellipsis(state, width))
             port = next(c.port for c in s.conflicts() if c.variable == var)
             if why is not None:
                 open_count += 1
@@ -253,7 +249,7 @@ class PortsScreen(StepScreen):
             else:
                 line = f"  port {port}: {var} {'moves to' if ch.kind == 'move' else 'binds to'} {ch.value}"
             lines.append(line)
-        self.query_one("#choice-summary", Static).update(Text("Your choices:\n" + "\n".join(lines)))
+        self.query_one("#choice-summary", Static).update(wrapped(plain("Your choices:\n" + "\n".join(lines))))
         if open_count:
             self.set_status(f"{open_count} {'conflict' if open_count == 1 else 'conflicts'} not resolved")
         else:

@@ -11,6 +11,7 @@ from mailcow_wizard.tui.session import FixView, ReviewChanged, describe_error
 from mailcow_wizard.tui.widgets.diff import diff_text
 from mailcow_wizard.tui.widgets.nav import NavButton
 from mailcow_wizard.tui.widgets.status import ERROR_MARK, WARNING_MARK
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 
 class ReviewScreen(StepScreen):
@@ -94,14 +95,14 @@ class ReviewScreen(StepScreen):
                           "starting mailcow):", style="bold red")
             for c in pending:
                 target.append(f"\n  port {c.port} ({c.variable}) is held by {c.owner}", style="red")
-        self.query_one("#review-target", Static).update(target)
+        self.query_one("#review-target", Static).update(wrapped(target))
         self.query_one("#review-diff-title", Static).update(
             "The new mailcow.conf, in full:" if not s.conf_exists else "Changes to mailcow.conf:")
         self.query_one("#review-diff", Static).update(
-            diff_text(diff, "(mailcow.conf stays as it is)", self.app.size.width - 6))
+            diff_text(diff, "(mailcow.conf stays as it is)"))
         planned_text = self._planned_text()
         planned_text.rstrip()
-        self.query_one("#review-planned", Static).update(planned_text)
+        self.query_one("#review-planned", Static).update(wrapped(planned_text))
         applied = Text()
         applied.append("Already applied on earlier steps:\n", style="bold")
         if not s.applied:
@@ -111,7 +112,7 @@ class ReviewScreen(StepScreen):
             state = "dry run" if outcome.dry_run else ("done" if outcome.ok else "not done")
             applied.append(f"  {titles.get(outcome.check_id, outcome.check_id)}: {state}\n")
         applied.rstrip()
-        self.query_one("#review-applied", Static).update(applied)
+        self.query_one("#review-applied", Static).update(wrapped(applied))
         self.query_one("#next", NavButton).label = self._confirm_label()
         self.can_next = not issues
         self.set_status("Fix the errors above first (Esc goes back)" if issues else "")

@@ -11,6 +11,7 @@ from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.screens.dialogs import ConfirmScreen
 from mailcow_wizard.tui.session import GENERATIONS, describe_error
 from mailcow_wizard.tui.widgets.toggles import Choice
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 INTRO = (
     "This wizard checks this host for mailcow: dockerized, explains each problem, fixes what it "
@@ -43,12 +44,12 @@ class WelcomeScreen(StepScreen):
         yield Static(INTRO + "\n\nmailcow directory (mailcow.conf goes here; edit it, then Enter):",
                      id="intro")
         yield Input(str(s.mailcow_dir), id="mailcow-dir", compact=True)
-        yield Static(self._conf_line(s.checkout_if_known), id="conf-state")
+        yield Static(wrapped(self._conf_line(s.checkout_if_known)), id="conf-state")
         known = s.generation_if_known  # None until detected (in a worker, after the first frame)
         with RadioSet(id="generation", compact=True):
             for g in GENERATIONS:
                 yield Choice(GENERATION_LABELS[g], value=g == known, id=f"generation-{g}")
-        yield Static(self._mode_text(), id="mode", classes="para")
+        yield Static(wrapped(self._mode_text()), id="mode", classes="para")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -137,7 +138,7 @@ class WelcomeScreen(StepScreen):
 
     def _start_inspect(self, path: str, advance: bool) -> None:
         self.can_next = False
-        self.query_one("#conf-state", Static).update(self._conf_line(None))
+        self.query_one("#conf-state", Static).update(wrapped(self._conf_line(None)))
         self.set_status("Reading the mailcow directory ...")
         self._inspect(path, advance)
 
@@ -159,10 +160,10 @@ class WelcomeScreen(StepScreen):
         self.can_next = True
         self.set_status("")
         if error:
-            self.query_one("#conf-state", Static).update(Text(error, style="bold red"))
+            self.query_one("#conf-state", Static).update(wrapped(Text(error, style="bold red")))
             return
         self.query_one("#mailcow-dir", Input).value = str(self.session.mailcow_dir)
-        self.query_one("#conf-state", Static).update(self._conf_line(found))
+        self.query_one("#conf-state", Static).update(wrapped(self._conf_line(found)))
         self._offer_clone()
         generation = self.session.generation
         for g in GENERATIONS:

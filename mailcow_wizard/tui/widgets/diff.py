@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from mailcow_wizard.tui.widgets.wrap import Wrapped
 
-def diff_text(diff: str, empty: str = "(no change)", width: int | None = None) -> Text:
-    """The diff styled per line; with `width`, a longer line continues on lines that repeat its +/-
-    mark (a wrapped line never loses its meaning)."""
+HEADER_MARKS = ("+++", "---", "@@")
+
+
+def diff_hang(line: str) -> str:
+    """A wrapped diff line's continuation rows repeat its +/- mark, so none loses its meaning."""
+    if line.startswith(HEADER_MARKS):
+        return "    "
+    return (line[:1] if line[:1] in "+-" else " ") + "  "
+
+
+def diff_lines(diff: str, empty: str = "(no change)") -> Text:
+    """The diff styled per line (headers bold, + green, - red, hunks cyan), unwrapped."""
     if not diff.strip():
         return Text(empty, style="dim")
     text = Text()
-    lines: list[str] = []
     for line in diff.splitlines():
-        if width is None or len(line) <= width or width < 8 or line.startswith(("+++", "---", "@@")):
-            lines.append(line)
-            continue
-        mark = line[:1] if line[:1] in "+- " else " "
-        lines.append(line[:width])
-        rest = line[width:]
-        while rest:
-            lines.append(f"{mark}  {rest[: width - 3]}")
-            rest = rest[width - 3:]
-    for line in lines:
         if line.startswith(("+++", "---")):
             style = "bold"
         elif line.startswith("+"):
@@ -35,3 +34,8 @@ def diff_text(diff: str, empty: str = "(no change)", width: int | None = None) -
             style = ""
         text.append(line + "\n", style=style)
     return text
+
+
+def diff_text(diff: str, empty: str = "(no change)") -> Wrapped:
+    """The diff as it is drawn: styled, wrapped at the width it gets, marks repeated on every row."""
+    return Wrapped(diff_lines(diff, empty), hang=diff_hang)

@@ -11,9 +11,10 @@ from textual.widgets import Button, Checkbox, Static
 
 from mailcow_wizard.model import Status
 from mailcow_wizard.tui.session import FixOutcome, FixView, WizardSession, describe_error
-from mailcow_wizard.tui.widgets.diff import diff_text
+from mailcow_wizard.tui.widgets.diff import diff_hang, diff_lines
 from mailcow_wizard.tui.widgets.status import status_text
 from mailcow_wizard.tui.widgets.toggles import Tick
+from mailcow_wizard.tui.widgets.wrap import Wrapped, wrapped
 from mailcow_wizard.tui.workers import BlockingWork
 
 
@@ -65,10 +66,11 @@ class FixPanel(BlockingWork, Vertical):
 
     def _show_plan(self, view: FixView) -> None:
         self.view = view
-        text = Text()
+        shown = Wrapped()
         for path, diff in view.diffs:
-            text.append(f"\nChange to {path}:\n", style="bold")
-            text.append_text(diff_text(diff, width=self.app.size.width - 6))
+            shown.add(Text(f"\nChange to {path}:\n", style="bold"))
+            shown.add(diff_lines(diff), hang=diff_hang)
+        text = Text()
         if view.commands:
             text.append("\nCommands:\n", style="bold")
             for cmd in view.commands:
@@ -77,7 +79,7 @@ class FixPanel(BlockingWork, Vertical):
             text.append(f"\n{note}\n", style="italic")
         if not view.can_apply:
             text.append("\nNothing to apply automatically here.\n", style="dim")
-        self.query_one(f"#fix-plan-{self.check_id}", Static).update(text)
+        self.query_one(f"#fix-plan-{self.check_id}", Static).update(shown.add(text))
         apply_button = self.query_one(f"#apply-{self.check_id}", Button)
         plan_box = self.query_one(f"#plan-{self.check_id}", Checkbox)
         done = self.session.was_applied(self.check_id)
@@ -175,7 +177,7 @@ class FixPanel(BlockingWork, Vertical):
             text.append_text(status_text(outcome.verified.status, gap="  "))
             text.append(f"{outcome.verified.summary}\n")
         result = self.query_one(f"#fix-result-{self.check_id}", Static)
-        result.update(text)
+        result.update(wrapped(text))
         result.display = True
         plan_box = self.query_one(f"#plan-{self.check_id}", Checkbox)
         with plan_box.prevent(Checkbox.Changed):
