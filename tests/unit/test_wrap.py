@@ -45,7 +45,7 @@ def test_rows_fit_and_lose_nothing_but_spaces_at_breaks(line: str, width: int, h
 
 def test_continuation_rows_keep_the_indent_and_the_diff_mark() -> None:
     assert indent_of("  port 80 is held") == "  " and indent_of("- edit x") == "  "
-    assert indent_of("    run  systemctl") == "    "
+    assert indent_of("    run  systemctl") == "    " and indent_of("2. Open https:") == "   "
     wrapped = Wrapped(Text("- create /tmp/a-long-directory-name/and/another/file.conf"))
     assert [r.plain for r in wrapped.rows(30)] == ["- create /tmp/", "  a-long-directory-name/and/",
                                                    "  another/file.conf"]

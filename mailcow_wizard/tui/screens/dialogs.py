@@ -32,6 +32,21 @@ class Dialog(ModalScreen[ScreenResultType]):
         Binding("pageup", "scroll_text(-1)", "Page up", show=False),
     ]
 
+    BODY_SHARE: ClassVar[float] = 0.6
+    """How much of the terminal's height the scrolling part may take: the title and the buttons stay
+    in view down to 60x20. Set in cells from the terminal's size, since a height relative to the
+    screen (vh) is not counted when the dialog sizes itself to its content (it grew to its limit)."""
+
+    def on_mount(self) -> None:
+        self._fit_body()
+
+    def on_resize(self) -> None:
+        self._fit_body()
+
+    def _fit_body(self) -> None:
+        for body in self.query(".dialog-body"):
+            body.styles.max_height = max(3, int(self.app.size.height * self.BODY_SHARE))
+
     def action_scroll_text(self, direction: int) -> None:
         for body in self.query(".dialog-body").results(VerticalScroll):
             body.scroll_page_down() if direction > 0 else body.scroll_page_up()
@@ -61,6 +76,7 @@ class HelpScreen(Dialog[None]):
                 yield Button("Close", id="help-close", variant="primary", compact=True)
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one("#help-close").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -74,6 +90,8 @@ class HelpScreen(Dialog[None]):
 class ConfirmScreen(Dialog[bool]):
     """A yes/no question with the list of what yes changes (files, services, commands); Cancel has the
     focus and Esc means no. Every step that changes the system asks through this one dialog."""
+
+    BODY_SHARE = 0.4  # the question and the buttons around the list of changes
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "answer(False)", "No"),
@@ -101,6 +119,7 @@ class ConfirmScreen(Dialog[bool]):
                 yield Button(self._yes, id="confirm-yes", variant="error", compact=True)
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one("#confirm-no").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -3,14 +3,15 @@
 One rule for everything the wizard shows, host text above all (paths, commands, unit names): a line
 breaks at a space; a word longer than a whole row breaks after its last path separator (/) that fits,
 else after a comma or semicolon, else after - _ . : = @, and only a word without any of these is cut
-at the row's end. A word that
-fits on a row of its own moves there whole. Continuation rows keep the line's indentation (two more
-cells after a list mark such as "- "), so a wrapped item still reads as one. Text that must stay on
-one line (a table cell, a tick box's label) ends in an ellipsis where it is cut. Never a silent cut.
+at the row's end. A word that fits on a row of its own moves there whole. Continuation rows keep the
+line's indentation (two more cells after a list mark such as "- ", three after "2. "), so a wrapped
+item still reads as one. Text that must stay on one line (a table cell, a tick box's label) ends in
+an ellipsis where it is cut. Never a silent cut.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -92,11 +93,15 @@ def break_offsets(line: str, width: int, hang: int = 0) -> list[int]:
 
 
 def indent_of(line: str) -> str:
-    """The prefix of a line's continuation rows: its indentation, two cells more after a list mark."""
+    """The prefix of a line's continuation rows: its indentation, and the width of a list mark or an
+    item's number ("2. ") after it."""
     body = line.lstrip(" ")
     indent = len(line) - len(body)
+    number = re.match(r"\d{1,2}\. ", body)
     if body.startswith(LIST_MARKS):
         indent += 2
+    elif number:
+        indent += number.end()
     return " " * indent
 
 
