@@ -195,7 +195,8 @@ def test_release_walk_asks_before_it_changes_anything(pane: TmuxPane, tmp_path: 
     choose(pane, "Stop and disable exim4.service")
     pane.send("BTab", "Down", "Down")  # over port 80 to port 443: looking, not choosing
     screen = pane.wait_for("Port 443 (HTTPS_PORT) is held by nginx", 5)
-    row = re.compile(r"^\s+(25|80|443)\s+\S+\s+\S+ \(\d+\)\s+(.+)$", re.M)
+    # A row of the table (the focus bar ▌ down its left edge while it has the focus).
+    row = re.compile(r"^\s+(?:▌\s*)?(25|80|443)\s+\S+\s+\S+ \(\d+\)\s+(.+)$", re.M)
     rows = {m.group(1): m.group(2).strip() for m in row.finditer(screen)}
     assert rows == {"25": "stop exim4.service", "80": "not resolved", "443": "not resolved"}, screen
     assert "2 conflicts not resolved" in screen and "(chosen)" not in screen
