@@ -30,6 +30,17 @@ def kind_name(kind: str) -> str:
     return KIND_NAMES.get(kind, kind)
 
 
+def swap_caution(info: VirtInfo) -> str | None:
+    """Why a swap file will probably not be switched on here (a container: the host's kernel decides
+    about swap), in the words the swap check's advice and the swap fix both use; None on a VM."""
+    if info.category not in (CONTAINER, OPENVZ):
+        return None
+    return (f"this machine is a container ({kind_name(info.kind)}), and a container usually cannot switch "
+            "swap on: the kernel belongs to the host, which decides about swap, so `swapon` is likely "
+            "refused. Add swap on the host instead (or move mailcow to a VM, as the virtualization "
+            "check says). If swapon fails, /etc/fstab is left unchanged.")
+
+
 def evaluate_virtualization(info: VirtInfo) -> Finding:
     """NAS, OpenVZ and containers fail; WSL warns; full VMs and bare metal pass; no evidence skips."""
     details = {"kind": info.kind, "category": info.category,

@@ -232,13 +232,17 @@ def swap_remedy(mem: MemInfo, place: SwapPlace) -> str:
             f"  echo '{path} none swap sw 0 0' >> /etc/fstab")
 
 
-def evaluate_swap(mem: MemInfo, rule: MemoryRule | None = None, place: SwapPlace | None = None) -> Finding:
+def evaluate_swap(mem: MemInfo, rule: MemoryRule | None = None, place: SwapPlace | None = None,
+                  caution: str | None = None) -> Finding:
     """No swap, or less than mailcow asks for, warns (with the `swap` fix and its very commands).
 
-    `place`: where the swap file would go (its free space sizes it); None: not measured.
+    `place`: where the swap file would go (its free space sizes it); None: not measured. `caution`:
+    why swap can probably not be switched on here (checks.platform.swap_caution), said last.
     """
     rule = rule or MEMORY_RULES["current"]
     remedy = swap_remedy(mem, place or SwapPlace(SWAP_FILE, None, None))
+    if caution:
+        remedy += f"\nCaution: {caution}"
     details = {"swap_total_bytes": mem.swap_total_bytes, "swap_free_bytes": mem.swap_free_bytes,
                "total_bytes": mem.total_bytes, "recommended_swap_bytes": rule.swap_bytes,
                "generation": rule.generation, "rule": rule.source}
@@ -275,7 +279,16 @@ def check_swap(ctx: Context) -> Finding:
     mem = _meminfo_or_skip("swap", ctx)
     if isinstance(mem, Finding):
         return mem
-    return replace(evaluate_swap(mem, _rule(ctx), probe_swap_place(ctx.host)), facts=mem)
+    rule, place = _rule(ctx), probe_swap_place(ctx.host)
+    finding = evaluate_swap(mem, rule, place)
+    if finding.status is not Status.PASS:  # only then does it matter whether swap can be added here
+        from mailcow_wizard.checks.platform import swap_caution
+        from mailcow_wizard.probes.virt import probe_virt
+
+        caution = swap_caution(probe_virt(ctx.host))
+        if caution:
+            finding = evaluate_swap(mem, rule, place, caution)
+    return replace(finding, facts=mem)
 
 
 # -- disk ----------------------------------------------------------------------------------------

@@ -7,14 +7,14 @@ a file that is not swap. The fstab line is added once: a second run finds it and
 
 from __future__ import annotations
 
-from mailcow_wizard.checks.platform import kind_name
+from mailcow_wizard.checks.platform import swap_caution
 from mailcow_wizard.checks.resources import swap_file_argvs, swap_size_mib, swap_size_words
 from mailcow_wizard.context import Context
 from mailcow_wizard.errors import ParseError, ProbeError
 from mailcow_wizard.fixes.base import Command, FileEdit, FixOptions, Plan, decode, file_edit
 from mailcow_wizard.host import Host
 from mailcow_wizard.probes.resources import probe_meminfo, probe_swap_place
-from mailcow_wizard.probes.virt import CONTAINER, OPENVZ, probe_virt
+from mailcow_wizard.probes.virt import probe_virt
 
 MIB = 1024 * 1024
 TITLE = "Create a swap file"
@@ -67,15 +67,8 @@ def fstab_has(text: str, path: str) -> bool:
 
 
 def container_caution(host: Host) -> str | None:
-    """Why a swap file will probably not be switched on here: the virtualization check's verdict says
-    this is a container, whose kernel belongs to the host (None on a VM or bare metal)."""
-    virt = probe_virt(host)
-    if virt.category not in (CONTAINER, OPENVZ):
-        return None
-    return (f"this machine is a container ({kind_name(virt.kind)}), and a container usually cannot switch "
-            "swap on: the kernel belongs to the host, which decides about swap, so `swapon` is likely "
-            "refused. Add swap on the host instead (or move mailcow to a VM, as the virtualization "
-            "check says). If swapon fails, /etc/fstab is left unchanged.")
+    """The virtualization probe's verdict as the swap caution (checks.platform.swap_caution)."""
+    return swap_caution(probe_virt(host))
 
 
 def plan(ctx: Context, options: FixOptions) -> Plan:

@@ -132,9 +132,10 @@ def test_swap_fix_in_a_container_cautions_and_is_not_preticked(tmp_path: Path) -
     ctx = Context(Host(root, live=False), root / "opt/mailcow-dockerized")
     session = WizardSession(ctx, read_only=False)
     assert session.run_check("virtualization").status.value == "fail"
-    session.run_check("swap")
+    finding = session.run_check("swap")
     view = session.plan_fix("swap")
     assert view.can_apply and view.caution and "container" in view.caution and "host" in view.caution
+    assert finding.remedy.endswith(f"\nCaution: {view.caution}"), "the check's advice cautions alike"
     session.plan_on_first_visit(view)
     assert "swap" not in session.planned_fixes, "pre-ticked in a container"
     # Ticked by the person after reading it: the Review's confirmation repeats the caution.
@@ -149,7 +150,7 @@ def test_swap_fix_on_a_vm_is_preticked_without_caution(tmp_path: Path) -> None:
     (root / "sys/class/dmi/id/sys_vendor").write_text("QEMU\n")
     ctx = Context(Host(root, live=False), root / "opt/mailcow-dockerized")
     session = WizardSession(ctx, read_only=False)
-    session.run_check("swap")
+    assert "Caution" not in session.run_check("swap").remedy
     view = session.plan_fix("swap")
     assert view.caution is None
     session.plan_on_first_visit(view)
@@ -183,4 +184,11 @@ def test_the_real_cli_in_the_container_fixture_cautions() -> None:
                          capture_output=True, text=True, env=ENV, timeout=60)
     assert fix.returncode == 0, fix.stderr
     assert "Caution: this machine is a container (Docker)" in fix.stdout
+    check = subprocess.run([str(WIZARD), "check", "--root", str(root), "--only", "swap", "--json"],
+                           capture_output=True, text=True, env=ENV, timeout=60)
+    remedy = json.loads(check.stdout)["checks"][0]["remedy"]
+    assert "Caution: this machine is a container (Docker)" in remedy
+    # No /proc/mounts in that tree, so the file system is unknown: both write the file with dd.
+    sizes = [re.findall(r"dd if=/dev/zero of=/swapfile bs=1M count=(\d+)", t) for t in (remedy, fix.stdout)]
+    assert sizes[0] == sizes[1] == ["4096"], sizes
 
