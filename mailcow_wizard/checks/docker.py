@@ -144,6 +144,10 @@ def _not_running(info: DockerInfo, fam: str | None, os_id: str) -> tuple[str, st
                     "or newer)")
         lines = ["Replace it with Docker Engine from Docker's own packages:", *install_lines(fam, os_id),
                  "Then start it and make it start at boot:", *start_lines(info)]
+    elif not info.cli:
+        summary += "; the docker command is not installed either"
+        lines.append("And install Docker's command line client (package docker-ce-cli from Docker's "
+                     "repository).")
     return summary, "\n".join(lines)
 
 

@@ -84,7 +84,9 @@ def evaluate_mail_services(services: list[MailService], notes: list[str] | None 
         remedy_lines.extend(_remedy_lines(s, systemd))
     if running:
         remedy_lines.append("Then check that nothing listens on mailcow's ports: ss -tlpn")
-    return Finding(CHECK_ID, Status.WARN, summary, details, "\n".join(remedy_lines), fix=CHECK_ID)
+    # Without systemd the fix can only say what the remedy says already: no automatic fix is offered.
+    return Finding(CHECK_ID, Status.WARN, summary, details, "\n".join(remedy_lines),
+                   fix=CHECK_ID if systemd else None)
 
 
 def check_mail_services(ctx: Context) -> Finding:

@@ -176,3 +176,10 @@ def test_the_real_cli_asks_a_real_socket(tmp_path: Path, version: str, status: s
         assert (f["status"], f["summary"].split(",")[0]) == ("pass", "Docker 27.3.1")
     else:
         assert f["summary"] == "Docker 27.3.1 runs, but no Compose v2: mailcow needs Compose v2"
+
+
+def test_an_engine_without_the_docker_command(make_root, no_daemon) -> None:  # noqa: ANN001
+    f = check_docker(ctx_for(live_tree(make_root, {**DEBIAN, **SYSTEMD, **ENGINE_BIN})))
+    assert f.summary.startswith("Docker Engine is installed (/usr/bin/dockerd) but not running")
+    assert f.summary.endswith("; the docker command is not installed either")
+    assert "systemctl enable --now docker" in remedy_commands(f.remedy) and "docker-ce-cli" in f.remedy

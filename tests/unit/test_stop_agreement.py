@@ -82,6 +82,7 @@ def test_without_systemd_check_and_fix_name_the_init_script(tmp_path: Path) -> N
     assert plan.blocked and "systemd is not running" in plan.blocked
     assert init_stop_shell("exim4") in finding.remedy and init_stop_shell("exim4") in plan.manual
     assert not remedy_commands(finding.remedy), "no systemctl advice where systemd does not run"
+    assert finding.fix is None, "no automatic fix is offered where the fix could only refuse"
 
 
 def test_without_a_unit_check_and_fix_both_say_stop_it_by_hand(tmp_path: Path) -> None:
