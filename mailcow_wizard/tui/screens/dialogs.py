@@ -18,7 +18,8 @@ COMMON_KEYS = (
     "button, PgUp / PgDn scroll the page, Esc goes back one step, Ctrl+N goes to the next step, "
     "F1 shows this help everywhere (? too, but only where no text field has the focus: there it is "
     "typed), "
-    "Ctrl+Q quits (it asks first while something is not saved)."
+    "Ctrl+Q quits (it asks first while something is not saved). What has the focus (a field, a "
+    "button, a list, the page) shows a bar (▌) down its left edge."
 )
 
 
