@@ -284,7 +284,7 @@ def nobody_install() -> Iterator[UserInstall]:
     try:
         src = work / "src"
         shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-            ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
+            ".venv*", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
             ".hypothesis", "tests", "screenshots"))
         venv = work / "venv"
         made = run([python, "-m", "venv", str(venv)], check=False, timeout=120)
