@@ -15,6 +15,7 @@ from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.status import issue_mark
 from mailcow_wizard.tui.widgets.toggles import Tick
 from mailcow_wizard.tui.widgets.validators import ConfValidator
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 SKIP_TEXT = {
     "SKIP_CLAMD": "Skip ClamAV (virus scanner, about 1 GiB RAM)",
@@ -172,7 +173,7 @@ class ConfigScreen(StepScreen):
             if kept:
                 text.append(f"{issue_mark(False)}The Network & DNS step checks {kept[1] or 'no name'}; "
                             "this one is written (Done's DNS records follow it).\n", style="yellow")
-            self.query_one(f"#{field_id}-msg", Static).update(text)
+            self.query_one(f"#{field_id}-msg", Static).update(wrapped(text))
             self.query_one(f"#{field_id}-msg").set_class(bool(text.plain), "shown")
         self.can_next = errors == 0
         self.set_status("" if not errors else "Fix the marked fields to go on")

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.fix_panel import FixPanel
 from mailcow_wizard.tui.widgets.status import status_text
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 
 class MtuScreen(StepScreen):
@@ -29,10 +30,10 @@ class MtuScreen(StepScreen):
 
     def on_fix_panel_applied(self, event: FixPanel.Applied) -> None:
         """The state at the top follows the fix: the check was run again after it."""
-        self.query_one("#mtu-state", Static).update(self._state())
+        self.query_one("#mtu-state", Static).update(wrapped(self._state()))
 
     def compose_body(self) -> ComposeResult:
-        yield Static(self._state(), id="mtu-state", classes="para")
+        yield Static(wrapped(self._state()), id="mtu-state", classes="para")
         if self.session.needs_attention("mtu"):
             yield FixPanel(self.session, "mtu")
         else:

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.fix_panel import FixPanel
 from mailcow_wizard.tui.widgets.status import status_text
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 
 class OtherFixesScreen(StepScreen):
@@ -48,7 +49,7 @@ class OtherFixesScreen(StepScreen):
                 heading.append("  ")
                 heading.append_text(status_text(f.status, gap="  "))
                 heading.append(f.summary)
-            yield Static(heading, classes="section", id=f"heading-{check_id}")
+            yield Static(wrapped(heading), classes="section", id=f"heading-{check_id}")
             yield FixPanel(self.session, check_id)
 
 

@@ -11,6 +11,7 @@ from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.plain import plain
 from mailcow_wizard.tui.widgets.status import ERROR_MARK, issue_mark
 from mailcow_wizard.tui.widgets.validators import ConfValidator
+from mailcow_wizard.tui.widgets.wrap import wrapped
 
 HINTS = {
     "HTTP_PORT": "port only", "HTTPS_PORT": "port only",
@@ -84,7 +85,7 @@ class RemapScreen(StepScreen):
         for key in keys:
             msgs = list(dict.fromkeys(by_key[key]))
             static = self.query_one(f"#msg-{key}", Static)
-            static.update(plain("\n".join(msgs)))
+            static.update(wrapped(plain("\n".join(msgs))))
             static.set_class(bool(msgs), "shown")
             field = self.query_one(f"#field-{key}", Input)
             field.set_class(any(m.startswith(ERROR_MARK) for m in msgs), "-invalid")

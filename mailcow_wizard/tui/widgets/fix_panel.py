@@ -119,7 +119,7 @@ class FixPanel(BlockingWork, Vertical):
         elif view.can_apply:
             summary.append("\nNot ticked: left out. Tick it to apply it when you confirm the Review, or "
                            "apply it now. The details are below.", style="not bold")
-        self.query_one(f"#fix-summary-{self.check_id}", Static).update(summary)
+        self.query_one(f"#fix-summary-{self.check_id}", Static).update(wrapped(summary))
 
     @on(Checkbox.Changed)
     def _plan_toggled(self, event: Checkbox.Changed) -> None:
