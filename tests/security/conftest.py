@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -36,11 +37,27 @@ def make_root(d: Path) -> Path:
     return d
 
 
+_public: list[Path] = []
+
+
+def public_package() -> Path:
+    """A copy of the package that every user may read, made once per run, for another user's
+    PYTHONPATH: a clone in root's home (0700 on Debian) is out of nobody's reach."""
+    if not _public:
+        d = Path(tempfile.mkdtemp(prefix=f"mcw-pkg-{os.getpid()}-"))
+        shutil.copytree(REPO / "mailcow_wizard", d / "mailcow_wizard",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["chmod", "-R", "a+rX", str(d)], check=True)
+        atexit.register(shutil.rmtree, d, True)
+        _public.append(d)
+    return _public[0]
+
+
 def wizard(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
            user: int | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real program in a new process (as `user` with the system python when given)."""
     full_env = dict(os.environ, **(env or {}))
-    full_env["PYTHONPATH"] = str(REPO)
+    full_env["PYTHONPATH"] = str(REPO if user is None else public_package())
     python = sys.executable if user is None else "/usr/bin/python3"
     return subprocess.run([python, "-m", "mailcow_wizard", *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env, user=user, stdin=subprocess.DEVNULL, check=False)

@@ -30,6 +30,7 @@ from tests.system.conftest import (
     read_pidfile,
     wait_for,
 )
+from tests.system.test_pyz import PYZ, interpreter, oldest_and_newest, pyz_env
 
 pytestmark = pytest.mark.system
 
@@ -332,14 +333,13 @@ def test_refused_answers_are_never_listed(world: Any) -> None:
     assert all(q["meaning"] == "cannot tell (query refused)" for q in bl["details"]["queries"])
 
 
-@pytest.mark.parametrize("minor", ["3.9", "3.13"])
-def test_the_one_file_program_on_the_oldest_and_newest_python(world: Any, minor: str) -> None:
-    """dist/mailcow-wizard.pyz (one copy of dnspython for every Python) run by Python 3.9 and 3.13."""
-    from tests.system.test_pyz import PYZ, interpreter, pyz_env
-
+@pytest.mark.parametrize("name", oldest_and_newest())
+def test_the_one_file_program_on_the_oldest_and_newest_python(world: Any, name: str) -> None:
+    """dist/mailcow-wizard.pyz (one copy of dnspython for every Python) run by the oldest and the newest
+    Python this machine has (3.9 and 3.13 where all are there, as in CI)."""
     if not PYZ.is_file():
         pytest.skip(f"{PYZ} is not built (run scripts/build-pyz)")
-    python = interpreter(minor)
+    python = interpreter(name)
     net = world("good")
     proc = net.mailhost.exec([python, str(PYZ), "check", "--online", "--json", "--only",
                               "dns,outbound,blocklist", "--hostname", HOST, "--mailcow-dir", str(net.work)],

@@ -65,6 +65,12 @@ def machine_pythons() -> dict[str, str | None]:
 PYTHONS = machine_pythons()
 
 
+def oldest_and_newest() -> list[str]:
+    """The names in PYTHONS of the oldest and the newest version (the system's python3 when alone)."""
+    minors = sorted((n for n in PYTHONS if n != "python3"), key=lambda n: tuple(map(int, n.split("."))))
+    return list(dict.fromkeys([minors[0], minors[-1]])) if minors else ["python3"]
+
+
 def interpreter(name: str) -> str:
     """The interpreter `name` of PYTHONS; a required version this machine lacks fails the test."""
     python = PYTHONS[name]
