@@ -208,3 +208,25 @@ def test_the_same_dockerd_refuses_a_daemon_json_it_does_not_understand(engine: E
                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert bad.returncode != 0
     assert "no-such-option" in bad.stderr, bad.stderr[-2000:]
+
+
+def test_the_docker_check_against_the_real_engine_running_then_stopped(engine: Engine) -> None:
+    """This machine's dockerd (Debian's docker.io 20.10), asked over its own socket: running, it is too
+    old, and the way is Docker's own packages; stopped, it is installed but not running, and without
+    systemd the check says systemctl cannot start it."""
+    (engine.etc_docker / "daemon.json").write_text(ORIGINAL)
+    engine.start()
+    version = engine.get("/version")["Version"]
+    running = check_json(engine.wizard("check", "--json", "--only", "docker"))["docker"]
+    assert running["details"]["server_version"] == version, running
+    if docker_major(version) < 24:
+        assert running["summary"] == f"Docker {version} is too old: mailcow needs Docker 24 or newer"
+        assert "get.docker.com" in running["remedy"] and "systemctl" not in running["remedy"]
+    engine.stop()
+    stopped = check_json(engine.wizard("check", "--json", "--only", "docker"))["docker"]
+    assert stopped["status"] == "fail" and stopped["details"]["server_version"] is None
+    assert stopped["summary"].startswith("Docker Engine is installed ("), stopped
+    assert f"but not running (nothing answers on {engine.socket})" in stopped["summary"] or \
+        f"but not running (there is no socket at {engine.socket})" in stopped["summary"], stopped
+    assert "systemd is not running here" in stopped["remedy"], stopped
+    assert "  systemctl enable --now docker" not in stopped["remedy"]
