@@ -211,6 +211,47 @@ async def test_one_line_text_ends_in_an_ellipsis_at_60_columns(tmp_path: Path) -
         assert not table.show_horizontal_scrollbar, "the conflict table's columns fit"
 
 
+@pytest.mark.parametrize("size, resized", [((60, 20), None), ((80, 24), None), ((70, 22), None),
+                                           ((100, 32), None), ((80, 24), (60, 20)), ((60, 20), (100, 32))],
+                         ids=["60x20", "80x24", "70x22", "100x32", "80x24-to-60x20", "60x20-to-100x32"])
+async def test_conflict_table_fits_its_place(size: tuple[int, int], resized: tuple[int, int] | None,
+                                             tmp_path: Path) -> None:
+    """The Port conflicts table is exactly as wide as its place on the page, at every size and after the
+    terminal is resized: no horizontal scrollbar (no row left under the last conflict), and a choice
+    longer than its column ends in an ellipsis."""
+    app = demo_app("ports", tmp_path / "demo")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        if resized is not None:
+            await pilot.resize_terminal(*resized)
+            await settle(pilot)
+        table = app.screen.query_one("#conflicts-table", DataTable)
+        assert table.virtual_size.width == table.scrollable_content_region.width, "the columns fill the table"
+        assert not table.show_horizontal_scrollbar
+        region = visible_region(app, table)
+        assert region.height == 1 + table.row_count, "a header and one row per conflict, nothing under them"
+        assert table.region.right <= app.screen.query_one("#body").content_region.right
+        await pilot.press("tab", "enter")  # Stop and disable exim4.service, for port 25
+        await settle(pilot)
+        columns = list(table.ordered_columns)
+        start = region.x + 1 + sum(c.get_render_width(table) for c in columns[:-1]) + table.cell_padding
+        shown = drawn_rows(app)[region.y + 1][start:region.right - table.cell_padding].rstrip()
+        assert shown == "stop exim4.service" or (shown.endswith("…") and "stop exim4.service".startswith(
+            shown[:-1])), shown
+
+
+async def test_checks_table_fits_after_a_resize(tmp_path: Path) -> None:
+    """The System checks table follows the terminal from 80x24 down to 60x20: no sideways scrolling."""
+    app = demo_app("checks", tmp_path / "demo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.resize_terminal(*SMALL)
+        await settle(pilot)
+        table = app.screen.query_one("#checks-table", DataTable)
+        assert table.virtual_size.width == table.scrollable_content_region.width, "the columns fill the table"
+        assert not table.show_horizontal_scrollbar
+
+
 # -- the other points of the small-terminal walk, at 60x20 ----------------------------------------------
 async def test_help_keys_and_the_zone_list_at_60_columns(tmp_path: Path) -> None:
     """F1's keys paragraph is reached with PgDn from Close; Esc in the open zone list closes only it."""

@@ -10,14 +10,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import ColumnKey
 
 from mailcow_wizard.model import Finding, Status
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import FIX_SCREENS, describe_error
 from mailcow_wizard.tui.widgets.details import human_details
+from mailcow_wizard.tui.widgets.fit_table import FitTable
 from mailcow_wizard.tui.widgets.status import status_text
 from mailcow_wizard.tui.widgets.wrap import cell, ellipsis, wrapped
+
+
+def column_widths(room: int) -> tuple[int, int, int]:
+    """Status, Check, Result in `room` cells: the result gets what is left and ends in an ellipsis."""
+    return 6, 24, max(10, room - 6 - 24)
 
 
 class ChecksScreen(StepScreen):
@@ -39,7 +44,7 @@ class ChecksScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="checks-body"):
-            yield DataTable(id="checks-table", cursor_type="row", zebra_stripes=False)
+            yield FitTable(column_widths, id="checks-table", cursor_type="row", zebra_stripes=False)
             with VerticalScroll(id="check-detail-scroll"):
                 yield Static("", id="check-detail")
 
@@ -48,11 +53,12 @@ class ChecksScreen(StepScreen):
         table = self.query_one("#checks-table", DataTable)
         table.add_column("Status", key="status", width=6)
         table.add_column("Check", key="check", width=24)
-        table.add_column("Result", key="summary", width=self._summary_width())
+        table.add_column("Result", key="summary", width=10)  # the rest of the table's width (FitTable)
         for spec in self.session.check_specs():
             finding = self.session.finding(spec.id)
             table.add_row(status_text(finding.status if finding else None), spec.title,
                           cell(finding.summary) if finding else "running ...", key=spec.id)
+        table.fit()
         table.focus()
         missing = [s.id for s in self.session.check_specs() if self.session.finding(s.id) is None]
         for check_id in missing:
@@ -61,18 +67,6 @@ class ChecksScreen(StepScreen):
             self._load_answers()
         self._update_progress()
         self._show_detail()
-
-    def _summary_width(self) -> int:
-        # Status 6 + Check 24, one cell of padding each side of three columns, scrollbar, margins and
-        # the focus bar's column.
-        return max(10, self.app.size.width - 6 - 24 - 6 - 5)
-
-    def on_resize(self) -> None:
-        table = self.query_one("#checks-table", DataTable)
-        column = table.columns.get(ColumnKey("summary"))
-        if column is not None and column.width != self._summary_width():
-            column.width = self._summary_width()
-            table.refresh()
 
     # -- workers ----------------------------------------------------------------------------------
     def _run_check(self, check_id: str) -> None:

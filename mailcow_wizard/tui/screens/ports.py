@@ -12,10 +12,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, Static
 
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.screens.base import StepScreen
+from mailcow_wizard.tui.widgets.fit_table import FitTable
 from mailcow_wizard.tui.widgets.plain import plain
 from mailcow_wizard.tui.widgets.toggles import ChoiceRow
-from mailcow_wizard.tui.widgets.wrap import ellipsis, wrapped
+from mailcow_wizard.tui.widgets.wrap import cell, wrapped
 
 CHOICE_IDS = {"choice-stop": "stop", "choice-move": "move", "choice-bind": "bind"}
 
@@ -47,6 +49,16 @@ def row_state(open_reason: str | None, kind: str | None, value: str, unit: str |
     return f"move to {value}" if kind == "move" else f"bind {value}"
 
 
+COLUMNS = (("Port", "port"), ("Variable", "variable"), ("Held by", "owner"), ("Choice", "choice"))
+
+
+def column_widths(room: int) -> tuple[int, int, int, int]:
+    """Port, Variable, Held by, Choice in `room` cells of the table's width: the Choice column gets
+    what is left (its text ends in an ellipsis where it is cut)."""
+    port, variable, owner = 5, 11, 14 if room < 70 else 20
+    return port, variable, owner, max(8, room - port - variable - owner)
+
+
 class PortsScreen(StepScreen):
     STEP = "ports"
     TITLE_TEXT = "Port conflicts"
@@ -64,7 +76,7 @@ class PortsScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("These programs listen on ports mailcow publishes:", classes="para")
-        yield DataTable(id="conflicts-table", cursor_type="row")
+        yield FitTable(column_widths, id="conflicts-table", cursor_type="row")
         yield Static("", id="conflict-heading", classes="section")
         with Vertical(id="port-choice"):
             yield ChoiceRow("Stop and disable the service", id="choice-stop")
@@ -86,29 +98,20 @@ class PortsScreen(StepScreen):
         super().on_mount()
         self._variables = list(dict.fromkeys(c.variable for c in self.session.conflicts()))
         table = self.query_one("#conflicts-table", DataTable)
-        widths = self._widths()
-        for (name, key), width in zip((("Port", "port"), ("Variable", "variable"), ("Held by", "owner"),
-                                       ("Choice", "choice")), widths):
-            table.add_column(name, key=key, width=width)
+        for name, key in COLUMNS:
+            table.add_column(name, key=key, width=len(name))  # the table's region sets them (FitTable)
         for variable in self._variables:
             rows = [c for c in self.session.conflicts() if c.variable == variable]
             owners = ", ".join(dict.fromkeys(f"{c.process or '?'} ({c.pid})" if c.pid else (c.process or "?")
                                              for c in rows))
-            table.add_row(str(rows[0].port), ellipsis(variable, widths[1]),
-                          plain(ellipsis(owners, widths[2])), "", key=variable)
+            table.add_row(str(rows[0].port), cell(variable), cell(visible(owners)), "", key=variable)
+        table.fit()
         table.focus()
         self._show_conflict()
         if self.session.port_options is None:
             # On failure the step still shows the check's facts; the error is said on the step.
             self.run_blocking(self.session.load_port_options, lambda _: self._show_conflict(),
                               name="Looking at the listeners", exclusive=True)
-
-    def _widths(self) -> tuple[int, int, int, int]:
-        """Port, Variable, Held by, Choice: the Choice column gets what is left, down to 60 columns."""
-        # Margins, one cell of padding each side of four columns, the scrollbar, the focus bar.
-        total = max(40, self.app.size.width - 2 - 4 * 2 - 2 - 1)
-        port, variable, owner = 5, 11, 14 if total < 70 else 20
-        return port, variable, owner, max(12, total - port - variable - owner)
 
     # -- showing a row (never choosing) -----------------------------------------------------------
     def _current(self) -> str | None:
@@ -227,7 +230,6 @@ class PortsScreen(StepScreen):
         self.query_one("#bind-row").display = kind == "bind"
         self.query_one("#free-addresses").display = kind == "bind"
         table = self.query_one("#conflicts-table", DataTable)
-        width = self._widths()[3]
         lines = []
         open_count = 0
         for var in self._variables:
@@ -236,7 +238,7 @@ class PortsScreen(StepScreen):
             why = s.resolution_open(var)
             state = row_state(why, ch.kind if ch else None, ch.value if ch else "",
                               option.unit if option else None)
-            table.update_cell(var, "choice", ellipsis(state, width))
+            table.update_cell(var, "choice", cell(state))
             port = next(c.port for c in s.conflicts() if c.variable == var)
             if why is not None:
                 open_count += 1
