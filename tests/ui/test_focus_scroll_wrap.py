@@ -252,6 +252,29 @@ async def test_checks_table_fits_after_a_resize(tmp_path: Path) -> None:
         assert not table.show_horizontal_scrollbar
 
 
+async def test_port_fields_hint_and_meaning_fit_at_60_columns(tmp_path: Path) -> None:
+    """On the Ports step each empty field's hint fits inside the field (a cell left for the cursor) and
+    each meaning inside its column, so the bind rows read "empty: ..." and then what the field is."""
+    from rich.cells import cell_len
+    from textual.widgets import Input
+
+    app = demo_app("remap", tmp_path / "demo")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        fields = list(app.screen.query(Input))
+        assert fields
+        for field in fields:
+            assert cell_len(field.placeholder) < field.content_region.width, (field.id, field.placeholder)
+            meaning = field.parent.query_one(".field-meaning", Static)
+            text = str(meaning.render())
+            assert cell_len(text) <= meaning.content_region.width, (field.id, text)
+        bind = app.screen.query_one("#field-HTTP_BIND", Input)
+        bind.scroll_visible()
+        await settle(pilot)
+        row = drawn_rows(app)[visible_region(app, bind).y]
+        assert row.split() == ["HTTP_BIND", *bind.placeholder.split(), "HTTP", "bind", "address"], row
+
+
 # -- the other points of the small-terminal walk, at 60x20 ----------------------------------------------
 async def test_help_keys_and_the_zone_list_at_60_columns(tmp_path: Path) -> None:
     """F1's keys paragraph is reached with PgDn from Close; Esc in the open zone list closes only it."""

@@ -121,3 +121,18 @@ async def test_done_after_confirming_the_review(demo_session: WizardSession) -> 
     assert oct(demo_session.conf_path.stat().st_mode & 0o777) == "0o600"
     assert app.return_value == 0
     assert str(demo_session.ctx.host.root) in str(demo_session.conf_path), "demo writes stay in its copy"
+
+
+def test_every_prepared_step_counts_the_same_total(tmp_path) -> None:
+    """The screenshots and snapshots open each step on its own prepared copy: every one says "Step N of
+    M" with the M a walk from Welcome to Done shows (fixed when the checks finish), Done included."""
+    from mailcow_wizard.demo import states
+
+    totals = {}
+    for step in states.STEPS_IN_ORDER:
+        session = states.demo_session(tmp_path / step)
+        states.prepare(session, step)
+        steps = session.visible_steps()
+        assert step in steps
+        totals[step] = len(steps)
+    assert set(totals.values()) == {len(states.STEPS_IN_ORDER)}, totals

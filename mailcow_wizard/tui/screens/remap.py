@@ -15,12 +15,14 @@ from mailcow_wizard.tui.widgets.wrap import wrapped
 
 HINTS = {
     "HTTP_PORT": "port only", "HTTPS_PORT": "port only",
-    "HTTP_BIND": "IP or empty = all", "HTTPS_BIND": "IP or empty = all",
+    "HTTP_BIND": "empty: all IPs", "HTTPS_BIND": "empty: all IPs",
 }
+"""What an empty field holds, in at most 17 columns (the field is 18 wide at 60 columns, one for the
+cursor); it reads on its own, apart from the meaning beside it."""
 
 MEANINGS = {
-    "HTTP_PORT": "Web, plain HTTP", "HTTP_BIND": "address for HTTP",
-    "HTTPS_PORT": "Web UI, HTTPS", "HTTPS_BIND": "address for HTTPS",
+    "HTTP_PORT": "Web, plain HTTP", "HTTP_BIND": "HTTP bind address",
+    "HTTPS_PORT": "Web UI, HTTPS", "HTTPS_BIND": "HTTPS bind address",
     "SMTP_PORT": "SMTP (incoming mail)", "SMTPS_PORT": "SMTPS (clients, TLS)",
     "SUBMISSION_PORT": "Submission (clients)", "IMAP_PORT": "IMAP (mail clients)",
     "IMAPS_PORT": "IMAPS (clients, TLS)", "POP_PORT": "POP3 (mail clients)",
@@ -51,7 +53,7 @@ class RemapScreen(StepScreen):
                 yield Label(key, classes="field-label")
                 yield Input(self.session.values.get(key, ""), id=f"field-{key}", compact=True,
                             validators=[ConfValidator(self.session, key)],
-                            placeholder=HINTS.get(key, "PORT, IP:PORT or [IPv6]:PORT"))
+                            placeholder=HINTS.get(key, "PORT or IP:PORT"))
                 yield Static(MEANINGS.get(key, ""), classes="field-meaning")
             yield Static("", id=f"msg-{key}", classes="field-msg")
 
