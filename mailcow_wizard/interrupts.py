@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import _signal  # the C module: `signal` builds its enums at import, a long window for a Ctrl-C
 import contextlib
+import sys
 from collections.abc import Iterator
 
 SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
@@ -42,11 +43,35 @@ def _handler(signum: int, _frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _unraisable(unraisable: object) -> None:
+    """A stop raised where Python cannot raise (an import lock's weakref callback, a finalizer) would
+    be printed as "Exception ignored" with a traceback, and lost: the signal is sent again, so that it
+    reaches ordinary code and ends the program like any other stop."""
+    exc = getattr(unraisable, "exc_value", None)
+    if isinstance(exc, Interrupted):
+        # From another thread, a moment later: a handler run inside this hook would land here again
+        # (and should it, this hook sends it once more).
+        import _thread
+
+        _thread.start_new_thread(_send_later, (exc.signum,))
+        return
+    sys.__unraisablehook__(unraisable)  # type: ignore[arg-type]
+
+
+def _send_later(signum: int) -> None:
+    import os
+    import time
+
+    time.sleep(0.005)
+    os.kill(os.getpid(), signum)
+
+
 def install_early() -> None:
     """Quiet handlers for the start-up (called first thing when the package runs as the program)."""
     for sig in SIGNALS:
         with contextlib.suppress(ValueError, OSError):  # not the main thread: leave them alone
             _signal.signal(sig, _handler)
+    sys.unraisablehook = _unraisable
 
 
 def ready() -> None:
