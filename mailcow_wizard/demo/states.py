@@ -87,6 +87,7 @@ def prepare(session: WizardSession, step: str) -> None:
     if reached("network"):
         # The demo's person agreed on the Network & DNS step; its answers are canned (nothing is sent).
         session.run_network_checks(HOSTNAME)
+        session.carry_network_hostname(HOSTNAME)  # what Run on that step does: Configuration shows it
     if reached("ports"):
         session.load_port_options()
         for variable in dict.fromkeys(c.variable for c in session.conflicts()):

@@ -275,6 +275,28 @@ async def test_port_fields_hint_and_meaning_fit_at_60_columns(tmp_path: Path) ->
         assert row.split() == ["HTTP_BIND", *bind.placeholder.split(), "HTTP", "bind", "address"], row
 
 
+async def test_network_lists_hang_under_their_items_and_the_status_is_never_cut(tmp_path: Path) -> None:
+    """Network & DNS at 60x20: a contacted item or a remedy's item that takes two rows goes on under its
+    text, not under its "- "; a status longer than the room between the buttons ends in an ellipsis."""
+    app = demo_app("network", tmp_path / "demo")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        for part in ("#net-contacts", "#net-results"):
+            rows = widget_rows(app.screen.query_one(part, Static))
+            items = [i for i, row in enumerate(rows) if row.startswith("- ")]
+            assert items, part
+            for i in items:
+                if i + 1 < len(rows) and rows[i + 1] and not rows[i + 1].startswith("- "):
+                    assert rows[i + 1].startswith("  "), (part, rows[i:i + 2])
+        status = app.screen.query_one("#nav-status", Static)
+        app.screen.set_status("A status far too long to fit between the two buttons at sixty columns")
+        await settle(pilot)
+        row = drawn_rows(app)[visible_region(app, status).y]
+        assert "…" in row and "Next" in row, row
+
+
 # -- the other points of the small-terminal walk, at 60x20 ----------------------------------------------
 async def test_help_keys_and_the_zone_list_at_60_columns(tmp_path: Path) -> None:
     """F1's keys paragraph is reached with PgDn from Close; Esc in the open zone list closes only it."""

@@ -98,9 +98,9 @@ class DoneScreen(StepScreen):
         records, ptr = s.dns_records()
         number = 3
         if records:
-            checked = " (what the Network & DNS step found missing)" if s.network_findings else ""
-            text.append(f"{number}. Create these DNS records (zone-file lines, for your DNS provider)"
-                        f"{checked}:\n")
+            found = ", which the Network & DNS step found missing" if s.network_findings else ""
+            text.append(f"{number}. Create these DNS records{found} (zone-file lines for your DNS "
+                        "provider):\n")
             for line in records:
                 text.append(f"   {line}\n")
             number += 1

@@ -18,7 +18,9 @@ from textual.widgets import Input, Label, Static
 from mailcow_wizard.model import Finding
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.nav import NavButton
+from mailcow_wizard.tui.widgets.plain import plain
 from mailcow_wizard.tui.widgets.status import status_text
+from mailcow_wizard.tui.widgets.wrap import Wrapped, wrapped
 
 TITLES = {"dns": "DNS records", "outbound": "Outbound", "blocklist": "Blocklists"}
 
@@ -74,7 +76,8 @@ class NetworkScreen(StepScreen):
                           name="Reading the resolvers", group="network-plan", exclusive=True)
 
     def _contacts_ready(self, lines: list[str]) -> None:
-        self.query_one("#net-contacts", Static).update(Text("\n".join(f"- {ln}" for ln in lines)))
+        # One item a line; a long one wraps with its rows under its text, not under the "- ".
+        self.query_one("#net-contacts", Static).update(wrapped(plain("\n".join(f"- {ln}" for ln in lines))))
 
     def _run(self, hostname: str, public: str) -> None:
         self.run_blocking(lambda: self.session.run_network_checks(hostname, public), self._show,
@@ -119,7 +122,7 @@ class NetworkScreen(StepScreen):
         self._put("#net-results", Text("Running ...", style="dim"))
         self._run(hostname, public)
 
-    def _put(self, selector: str, content: Text | str) -> None:
+    def _put(self, selector: str, content: Text | Wrapped | str) -> None:
         """Fill a results part; an empty one takes no line (before the first run)."""
         part = self.query_one(selector, Static)
         part.update(content)
@@ -144,15 +147,15 @@ class NetworkScreen(StepScreen):
                     text.append(f"\n{title}: ", style="bold")
                     text.append(f"{remedy.strip()}\n", style="dim")
         text.rstrip()
-        self._put("#net-results", text)
+        self._put("#net-results", wrapped(text))
         dns = found.get("dns")
         records = dns.details.get("records_to_create", []) if dns else []
         block = Text.assemble(("DNS records to create\n", "bold"), "\n".join(records)) if records else ""
-        self._put("#net-records", block)
+        # A record too long for a row goes on two cells in, so each record still reads as one.
+        self._put("#net-records", Wrapped(block, hang=lambda line: "  ") if records else "")
         self.query_one("#net-run", NavButton).update("Run again (r)")
         bad = any(f.status.value in ("fail", "warn") for _, f in shown)
-        self.set_status("What to do: below (PgDn); r looks again" if bad else
-                        "r: look again after changing DNS")
+        self.set_status("What to do: below (PgDn)" if bad else "r looks again after DNS changes")
 
 
 SCREEN = NetworkScreen

@@ -46,7 +46,9 @@ class OtherFixesScreen(StepScreen):
             heading = Text()
             heading.append(titles.get(check_id, check_id), style="bold underline")
             if f is not None:
-                heading.append("  ")
+                # The verdict on a line of its own, as on the Clock and MTU steps: the fix's name
+                # does not run into the check's words.
+                heading.append("\n")
                 heading.append_text(status_text(f.status, gap="  "))
                 heading.append(f.summary)
             yield Static(wrapped(heading), classes="section", id=f"heading-{check_id}")

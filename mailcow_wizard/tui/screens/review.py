@@ -115,7 +115,7 @@ class ReviewScreen(StepScreen):
         self.query_one("#review-applied", Static).update(wrapped(applied))
         self.query_one("#next", NavButton).label = self._confirm_label()
         self.can_next = not issues
-        self.set_status("Fix the errors above first (Esc goes back)" if issues else "")
+        self.set_status("Fix the errors above (Esc: back)" if issues else "")
         self.query_one("#next").focus()
 
     def _planned_text(self) -> Text:

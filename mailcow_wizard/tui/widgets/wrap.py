@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 SEPARATORS = ("/", ",;", "-_.:=@")
 """Where a word longer than a row breaks (after the character), best first: paths, lists, names."""
 
-LIST_MARKS = ("- ", "+ ", "* ", "✘ ", "! ")
+LIST_MARKS = ("- ", "+ ", "* ", "✘ ", "! ", "✔ ")
 """Marks that start a list item: its continuation rows line up with the item's text."""
 
 
