@@ -297,6 +297,21 @@ async def test_network_lists_hang_under_their_items_and_the_status_is_never_cut(
         assert "…" in row and "Next" in row, row
 
 
+async def test_done_written_rows_go_on_indented(tmp_path: Path) -> None:
+    """Done at 60x20: a written file's line too long for a row goes on two cells in, so "-> mailcow.conf"
+    reads as part of the link above it, not as a line of its own."""
+    app = demo_app("done", tmp_path / "demo")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        written = app.screen.query_one("#done-written", Static)
+        lines = str(written.render()).split("\n")
+        rows = widget_rows(written)
+        assert len(rows) > len(lines), "some line wraps at 60 columns"
+        starts = [row for row in rows if any(line.startswith(row) for line in lines)]
+        assert len(starts) == len(lines), (starts, lines)
+        assert all(row.startswith("  ") for row in rows if row not in starts), rows
+
+
 # -- the other points of the small-terminal walk, at 60x20 ----------------------------------------------
 async def test_help_keys_and_the_zone_list_at_60_columns(tmp_path: Path) -> None:
     """F1's keys paragraph is reached with PgDn from Close; Esc in the open zone list closes only it."""

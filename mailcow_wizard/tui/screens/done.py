@@ -11,7 +11,7 @@ from mailcow_wizard.model import Status
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import describe_error
 from mailcow_wizard.tui.widgets.status import status_text
-from mailcow_wizard.tui.widgets.wrap import wrapped
+from mailcow_wizard.tui.widgets.wrap import Wrapped, indent_of, wrapped
 
 
 class DoneScreen(StepScreen):
@@ -28,7 +28,9 @@ class DoneScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         # What failed, then the next steps, then the warnings: on a small terminal the steps stay near.
-        yield Static(wrapped(self._written()), id="done-written", classes="para")
+        # A path too long for its row goes on two cells in: "-> mailcow.conf" stays with its link.
+        yield Static(Wrapped(self._written(), hang=lambda line: indent_of(line) + "  "), id="done-written",
+                     classes="para")
         yield Static("Checking the host again ...", id="done-checks", classes="para")
         yield Static("", id="done-next", classes="para")
         yield Static("", id="done-warnings", classes="para")
