@@ -112,3 +112,46 @@ async def test_typing_markup_into_every_field_is_taken_as_text() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     assert typed >= 5
+
+
+async def test_system_checks_table_and_pane_show_a_hostile_name_as_escapes(hostile_host: Path,
+                                                                          tmp_path: Path) -> None:
+    """The System checks table (every Result cell) and the detail pane of every row: the process name
+    on port 25 drawn with its escape, bell and bidi override as visible escapes, `[/x]` as text."""
+    from textual.widgets import DataTable, Static
+
+    mdir = tmp_path / "mailcow-dockerized"
+    mdir.mkdir()
+    shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", mdir / "docker-compose.yml")
+    session = WizardSession(Context(Host(hostile_host, live=False), mdir, {}), environ=ENV)
+    app = WizardApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(4):
+            if app.current_step == "checks":
+                break
+            await wait_for(pilot, lambda: getattr(app.screen, "can_next", False), "Next")
+            await pilot.press("ctrl+n")
+            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: app.current_step == "checks" and app.screen.is_mounted, "checks")
+        await wait_for(pilot, lambda: session.checks_done(), "every check")
+        await pilot.pause(0.1)
+        table = app.screen.query_one("#checks-table", DataTable)
+        detail = app.screen.query_one("#check-detail", Static)
+        cells = []
+        panes = []
+        drawn = ""
+        for row in range(table.row_count):
+            table.move_cursor(row=row)
+            await pilot.pause(0.02)
+            cells.extend(str(c) for c in table.get_row_at(row))
+            panes.append(str(detail.render()))
+            if "owned" in panes[-1]:
+                drawn = app.export_screenshot()  # the hostile row selected: in its cell and the pane
+        shown = "\n".join(cells + panes)
+        for raw in ("\x1b", "\x07", "\u202e"):
+            assert raw not in shown, repr(raw)
+        assert "[/x]\\x1b]0;owned\\x07\\u202eevil" in "\n".join(cells)
+        assert "[/x]\\x1b]0;owned\\x07\\u202eevil" in "\n".join(panes)
+        # Nor does any of it reach the drawn screen.
+        assert "owned" in drawn and "\\x1b]0;owned" in drawn
+        assert "\u202e" not in drawn and "\x1b" not in drawn and "\x07" not in drawn

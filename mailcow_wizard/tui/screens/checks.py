@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from mailcow_wizard.model import Finding, Status
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import FIX_SCREENS, describe_error
 from mailcow_wizard.tui.widgets.details import human_details
@@ -57,7 +58,7 @@ class ChecksScreen(StepScreen):
         for spec in self.session.check_specs():
             finding = self.session.finding(spec.id)
             table.add_row(status_text(finding.status if finding else None), spec.title,
-                          cell(finding.summary) if finding else "running ...", key=spec.id)
+                          summary_cell(finding) if finding else "running ...", key=spec.id)
         table.fit()
         table.focus()
         missing = [s.id for s in self.session.check_specs() if self.session.finding(s.id) is None]
@@ -90,7 +91,7 @@ class ChecksScreen(StepScreen):
             return
         table = self.query_one("#checks-table", DataTable)
         table.update_cell(finding.id, "status", status_text(finding.status))
-        table.update_cell(finding.id, "summary", cell(finding.summary))
+        table.update_cell(finding.id, "summary", summary_cell(finding))
         self._update_progress()
         self._show_detail()
 
@@ -145,15 +146,15 @@ class ChecksScreen(StepScreen):
             detail.update(text)
             return
         text.append_text(status_text(finding.status, gap="  "))
-        text.append(f"{finding.summary}\n")
+        text.append(visible(finding.summary) + "\n")
         if self._fix_step(finding):  # before the remedy: a small pane must not cut it off
             text.append("A fix is available: press f to go to it.\n", style="bold")
         if finding.remedy and finding.status is not Status.PASS:
             text.append("What to do: ", style="bold")
-            text.append(reflow(finding.remedy) + "\n")
+            text.append(visible(reflow(finding.remedy)) + "\n")
         for name, value in human_details(finding.details):
-            text.append(f"{name}: ", style="dim")
-            text.append(f"{_short(value)}\n")
+            text.append(f"{visible(name)}: ", style="dim")
+            text.append(visible(_short(value), newlines=False) + "\n")
         detail.update(wrapped(text))
 
     def _fix_step(self, finding: Finding) -> str | None:
@@ -188,6 +189,12 @@ class ChecksScreen(StepScreen):
     @on(DataTable.RowSelected, "#checks-table")
     def _selected(self) -> None:
         self.action_open_fix()
+
+
+def summary_cell(finding: Finding) -> Text:
+    """A finding's summary as a Result cell: host text (process names, paths, host names) with its
+    control and bidi characters shown as escapes, never acting on the terminal or the row."""
+    return cell(visible(finding.summary, newlines=False))
 
 
 def reflow(text: str) -> str:
