@@ -312,6 +312,57 @@ async def test_done_written_rows_go_on_indented(tmp_path: Path) -> None:
         assert all(row.startswith("  ") for row in rows if row not in starts), rows
 
 
+
+async def test_done_lists_what_it_wrote_under_labels(tmp_path: Path) -> None:
+    """Done: every line of what was written starts with its label, capitalised as "Written:" is (the
+    .env link reads "Created: .../.env -> mailcow.conf", not "created ...")."""
+    app = demo_app("done", tmp_path / "demo")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        lines = str(app.screen.query_one("#done-written", Static).render()).split("\n")
+        assert any(line.startswith("Written: ") for line in lines), lines
+        link = [line for line in lines if line.endswith(".env -> mailcow.conf")]
+        assert link and link[0].startswith("Created: "), lines
+        for line in lines:
+            label = line.split(": ", 1)[0]
+            assert ": " in line and label[:1].isupper(), line
+
+
+async def test_done_records_and_commands_go_on_under_themselves(tmp_path: Path) -> None:
+    """Done at 60x20: a DNS record (or the start command) too long for its row goes on two cells further
+    in than it starts, so the next row is not read as another record."""
+    app = demo_app("done", tmp_path / "demo")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        records, ptr = app.session.dns_records()
+        rows = widget_rows(app.screen.query_one("#done-next", Static))
+        wrapped_items = 0
+        for item in records + ptr:
+            first = next(i for i, row in enumerate(rows)
+                         if row.startswith("   ") and item.startswith(row[3:]))
+            rest = rows[first + 1:]
+            taken = [rows[first]]
+            while " ".join(r.strip() for r in taken) != item:
+                assert rest and rest[0].startswith("     ") and rest[0][5:6] != " ", \
+                    (item, rows[first:first + 3])
+                taken.append(rest.pop(0))
+            wrapped_items += len(taken) > 1
+        assert wrapped_items, "some record wraps at 60 columns"
+
+
+async def test_done_footer_names_only_what_its_keys_do(tmp_path: Path) -> None:
+    """Done: no "Back" and no "Next" in the footer (there is no way back, and the forward key quits);
+    Quit and Help are there, and Ctrl+N leaves as the Quit button does."""
+    app = demo_app("done", tmp_path / "demo")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        footer = drawn_rows(app)[-1]
+        assert "Quit" in footer and "Help" in footer, footer
+        assert "Next" not in footer and "Back" not in footer, footer
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.1)
+        assert app.return_code == 0 and not app.is_running
+
 # -- the other points of the small-terminal walk, at 60x20 ----------------------------------------------
 async def test_help_keys_and_the_zone_list_at_60_columns(tmp_path: Path) -> None:
     """F1's keys paragraph is reached with PgDn from Close; Esc in the open zone list closes only it."""

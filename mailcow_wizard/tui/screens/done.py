@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from mailcow_wizard.checks import CHECKS
 from mailcow_wizard.model import Status
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.session import describe_error
 from mailcow_wizard.tui.widgets.status import status_text
@@ -23,8 +27,14 @@ class DoneScreen(StepScreen):
         "still do not pass after the fixes, and the next steps: the commands that start mailcow, the "
         "web address and the default admin login to change, the DNS records to create for the host "
         "name as zone-file lines, and the reverse (PTR) records to ask your provider for. PgDn scrolls. "
-        "Enter on Quit or Ctrl+Q leaves."
+        "Enter on Quit, Ctrl+Q or Ctrl+N leaves; there is no way back from here."
     )
+    # Nothing is left to go back to and the forward key leaves: the footer names only what the keys
+    # do here (Ctrl+Q Quit, F1 Help), not "Back" and "Next".
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("ctrl+n", "next", "Quit", show=False),
+    ]
 
     def compose_body(self) -> ComposeResult:
         # What failed, then the next steps, then the warnings: on a small terminal the steps stay near.
@@ -51,12 +61,14 @@ class DoneScreen(StepScreen):
             text.append(f"mailcow.conf would go to {s.conf_path}\n")
         else:
             text.append("Written: ", style="bold")
-            text.append(f"{w.path}\n")
+            text.append(f"{visible(w.path)}\n")
             if w.backup:
                 text.append("Backup of the old file: ", style="bold")
-                text.append(f"{w.backup}\n")
-            for line in w.created:
-                text.append(f"{line}\n")
+                text.append(f"{visible(w.backup)}\n")
+            for line in w.created:  # "created PATH -> mailcow.conf": labelled like "Written:" above
+                verb, _, what = line.partition(" ")
+                text.append(f"{verb[:1].upper()}{verb[1:]}: ", style="bold")
+                text.append(f"{visible(what)}\n")
         titles = {spec.id: spec.title for spec in s.check_specs()}
         not_run: list[str] = []
         by_state: dict[str, list[str]] = {}
@@ -85,17 +97,18 @@ class DoneScreen(StepScreen):
         text.rstrip()
         return text
 
-    def _next(self, commands: list[str], blocked: bool) -> Text:
-        """The next steps: start mailcow, log in and change the admin password, DNS, PTR."""
+    def _next(self, commands: list[str], blocked: bool) -> Wrapped:
+        """The next steps: start mailcow, log in and change the admin password, DNS, PTR. A command or
+        a record too long for its row goes on two cells further in, so it reads as one line."""
         s = self.session
+        out = Wrapped()
         text = Text()
         if blocked:
             text.append("mailcow will not start cleanly yet: fix what fails above, then:\n", style="bold red")
         text.append("Next steps\n", style="bold")
         text.append("1. Start mailcow:\n")
-        for cmd in commands:
-            text.append(f"   {cmd}\n")
-        text.append(f"2. Open {s.web_address()} and log in as admin with mailcow's default password "
+        out.add(text).add(_items(commands), hang=_under_item)
+        text = Text(f"\n2. Open {s.web_address()} and log in as admin with mailcow's default password "
                     "moohoo; change it at once (it is the same on every new mailcow).\n")
         records, ptr = s.dns_records()
         number = 3
@@ -103,18 +116,20 @@ class DoneScreen(StepScreen):
             found = ", which the Network & DNS step found missing" if s.network_findings else ""
             text.append(f"{number}. Create these DNS records{found} (zone-file lines for your DNS "
                         "provider):\n")
-            for line in records:
-                text.append(f"   {line}\n")
+            out.add(text).add(_items(records), hang=_under_item)
+            text = Text("\n")
             number += 1
         if ptr:
             text.append(f"{number}. Ask the provider of this server's addresses for the reverse (PTR) "
                         "records:\n")
-            for line in ptr:
-                text.append(f"   {line}\n")
+            out.add(text).add(_items(ptr), hang=_under_item)
+            text = Text("\n")
         if records and not s.network_findings:
             text.append("   Check them once set: mailcow-wizard check --online --only dns,outbound\n")
         text.rstrip()
-        return text
+        if text.plain:
+            out.add(text)
+        return out
 
     def _recheck(self) -> None:
         self.run_blocking(self.session.done_report, lambda report: self._show_report(*report),
@@ -141,7 +156,7 @@ class DoneScreen(StepScreen):
         # A failing network check (port 25, DNS) keeps mail from flowing, not mailcow from starting.
         online = {s.id for s in CHECKS if s.online}
         blocked = any(f.id not in online for f in bad)
-        self.query_one("#done-next", Static).update(wrapped(self._next(commands, blocked=blocked)))
+        self.query_one("#done-next", Static).update(self._next(commands, blocked=blocked))
         text = Text()
         if warn:
             text.append("Worth a look (warnings):\n", style="bold")
@@ -154,6 +169,16 @@ class DoneScreen(StepScreen):
 
     def action_next(self) -> None:
         self.app.exit(0)
+
+
+def _items(lines: list[str]) -> Text:
+    """Commands or records under a numbered step, one a line (the text after them starts a new line)."""
+    return Text("\n".join(f"   {line}" for line in lines))
+
+
+def _under_item(line: str) -> str:
+    """A command's or a record's continuation rows: two cells in from where it starts."""
+    return indent_of(line) + "  "
 
 
 SCREEN = DoneScreen
