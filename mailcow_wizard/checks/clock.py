@@ -151,7 +151,7 @@ def _ntp_verdict(facts: ClockFacts) -> Finding:
             summary += "; note: timedatectl says NTP is off"
         return Finding(CHECK_ID, Status.PASS, summary, details)
 
-    summary = f"Clock is NOT synchronised {per}; " + (f"{tdc}; " if tdc else "") + service_text
+    summary = f"Clock is not synchronised {per}; " + (f"{tdc}; " if tdc else "") + service_text
     return Finding(CHECK_ID, Status.FAIL, summary, details, _remedy(facts, svc), fix=CHECK_ID)
 
 

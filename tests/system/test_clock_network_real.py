@@ -75,7 +75,7 @@ def test_ntp_check_tells_what_the_kernel_says() -> None:
         assert f.details["timedatectl"]["available"] is False
         assert "systemd is not running" in f.summary
     if not k.synchronized:
-        assert f.status.value == "fail" and "NOT synchronised according to the kernel" in f.summary
+        assert f.status.value == "fail" and "Clock is not synchronised according to the kernel" in f.summary
 
 
 # -- this machine's own routing table ----------------------------------------------------------------

@@ -363,6 +363,30 @@ async def test_done_footer_names_only_what_its_keys_do(tmp_path: Path) -> None:
         await pilot.pause(0.1)
         assert app.return_code == 0 and not app.is_running
 
+
+async def test_clock_verdict_reads_in_normal_case_without_colour(tmp_path: Path) -> None:
+    """Clock (NTP): the check's verdict says "not synchronised" in plain case, and its state still reads
+    without colour, from the FAIL mark in front of it."""
+    app = demo_app("ntp", tmp_path / "demo")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        rows = drawn_rows(app)
+        verdict = [row for row in rows if "synchronised" in row]
+        assert verdict and "FAIL" in verdict[0] and "Clock is not synchronised" in verdict[0], rows
+        assert not any("NOT" in row for row in rows), rows
+
+
+@pytest.mark.parametrize("size", [(80, 24), SMALL])
+async def test_other_fixes_start_on_the_first_row(size: tuple[int, int], tmp_path: Path) -> None:
+    """Other fixes: the first fix's name is on the row under the step's title, no empty row above it."""
+    app = demo_app("other", tmp_path / "demo")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        first = app.session.other_fix_ids()[0]
+        title = next(s.title for s in app.session.check_specs() if s.id == first)
+        rows = drawn_rows(app)
+        assert rows[1].strip().startswith(title), rows[:3]
+
 # -- the other points of the small-terminal walk, at 60x20 ----------------------------------------------
 async def test_help_keys_and_the_zone_list_at_60_columns(tmp_path: Path) -> None:
     """F1's keys paragraph is reached with PgDn from Close; Esc in the open zone list closes only it."""
