@@ -13,6 +13,7 @@ from textual.widgets import Input
 from mailcow_wizard.context import Context
 from mailcow_wizard.demo import make_demo_context
 from mailcow_wizard.host import Host
+from mailcow_wizard.model import Finding
 from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.app import WizardApp
 from mailcow_wizard.tui.session import WizardSession
@@ -155,3 +156,24 @@ async def test_system_checks_table_and_pane_show_a_hostile_name_as_escapes(hosti
         # Nor does any of it reach the drawn screen.
         assert "owned" in drawn and "\\x1b]0;owned" in drawn
         assert "\u202e" not in drawn and "\x1b" not in drawn and "\x07" not in drawn
+
+
+@pytest.mark.parametrize("step", ["ntp", "mtu", "other"])
+async def test_fix_steps_show_a_hostile_check_summary_as_escapes(step: str, tmp_path: Path) -> None:
+    """Clock, MTU and Other fixes repeat each check's summary over their fix: one that carries host text
+    with an escape, a bell, a bidi override and markup is drawn with them as visible escapes."""
+    from textual.widgets import Static
+
+    from mailcow_wizard.demo.states import demo_app, settle
+
+    app = demo_app(step, tmp_path / "demo")
+    findings = app.session.findings
+    for check_id, finding in list(findings.items()):
+        findings[check_id] = Finding(finding.id, finding.status, f"{HOSTILE} {finding.summary}",
+                                     finding.details, finding.remedy, finding.fix, finding.facts)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        shown = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        assert "[/x]\\x1b]0;owned\\x07\\u202eevil" in shown
+        for raw in ("\x1b", "\x07", "\u202e"):
+            assert raw not in shown, repr(raw)

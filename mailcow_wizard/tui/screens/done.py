@@ -150,7 +150,7 @@ class DoneScreen(StepScreen):
         for f in bad:
             failing.append("  ")
             failing.append_text(status_text(f.status, gap=" "))
-            failing.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
+            failing.append(f"{titles.get(f.id, f.id)}: {visible(f.summary)}\n")
         failing.rstrip()
         self.query_one("#done-checks", Static).update(wrapped(failing))
         # A failing network check (port 25, DNS) keeps mail from flowing, not mailcow from starting.
@@ -163,7 +163,7 @@ class DoneScreen(StepScreen):
         for f in warn:
             text.append("  ")
             text.append_text(status_text(f.status, gap=" "))
-            text.append(f"{titles.get(f.id, f.id)}: {f.summary}\n")
+            text.append(f"{titles.get(f.id, f.id)}: {visible(f.summary)}\n")
         text.rstrip()
         self.query_one("#done-warnings", Static).update(wrapped(text))
 

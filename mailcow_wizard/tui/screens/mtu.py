@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.fix_panel import FixPanel
 from mailcow_wizard.tui.widgets.status import status_text
@@ -45,7 +46,7 @@ class MtuScreen(StepScreen):
             return Text("The MTU check has not run.")
         text = Text()
         text.append_text(status_text(f.status, gap="  "))
-        text.append(f"{f.summary}\n")
+        text.append(visible(f.summary) + "\n")
         v = f.facts  # the check's MtuVerdict (None when the check could not decide)
         text.append("Interface: ", style="bold")
         text.append(f"{(v and v.interface) or 'unknown'}\n")

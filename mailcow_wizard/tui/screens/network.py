@@ -16,6 +16,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from mailcow_wizard.model import Finding
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.nav import NavButton
 from mailcow_wizard.tui.widgets.plain import plain
@@ -138,7 +139,7 @@ class NetworkScreen(StepScreen):
         for title, f in shown:
             text.append_text(status_text(f.status, gap="  "))
             text.append(f"{title}: ", style="bold")
-            text.append(f"{f.summary}\n")
+            text.append(visible(f.summary) + "\n")
         for title, f in shown:
             if f.remedy and f.status.value in ("fail", "warn"):
                 # The records are listed once, below, for copying.

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.fix_panel import FixPanel
 from mailcow_wizard.tui.widgets.status import status_text
@@ -45,7 +46,7 @@ class NtpScreen(StepScreen):
         if f is None:
             return Text("The clock check has not run.")
         text.append_text(status_text(f.status, gap="  "))
-        text.append(f"{f.summary}\n")
+        text.append(visible(f.summary) + "\n")
         v = f.facts  # the check's ClockVerdict (None when the check could not decide)
         sync = v.synchronized if v is not None else None
         text.append("Synchronised: ", style="bold")

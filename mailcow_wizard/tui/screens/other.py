@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.screens.base import StepScreen
 from mailcow_wizard.tui.widgets.fix_panel import FixPanel
 from mailcow_wizard.tui.widgets.status import status_text
@@ -50,7 +51,7 @@ class OtherFixesScreen(StepScreen):
                 # does not run into the check's words.
                 heading.append("\n")
                 heading.append_text(status_text(f.status, gap="  "))
-                heading.append(f.summary)
+                heading.append(visible(f.summary))
             yield Static(wrapped(heading), classes="section", id=f"heading-{check_id}")
             yield FixPanel(self.session, check_id)
 

@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Static
 
 from mailcow_wizard.model import Status
+from mailcow_wizard.safetext import visible
 from mailcow_wizard.tui.session import FixOutcome, FixView, WizardSession, describe_error
 from mailcow_wizard.tui.widgets.diff import diff_hang, diff_lines
 from mailcow_wizard.tui.widgets.status import status_text
@@ -175,7 +176,7 @@ class FixPanel(BlockingWork, Vertical):
         if outcome.verified is not None:
             text.append("Check afterwards: ")
             text.append_text(status_text(outcome.verified.status, gap="  "))
-            text.append(f"{outcome.verified.summary}\n")
+            text.append(visible(outcome.verified.summary) + "\n")
         result = self.query_one(f"#fix-result-{self.check_id}", Static)
         result.update(wrapped(text))
         result.display = True
