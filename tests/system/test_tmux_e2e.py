@@ -170,15 +170,18 @@ def test_release_walk_asks_before_it_changes_anything(pane: TmuxPane, tmp_path: 
     pane.send("BTab", "BTab")  # to the directory field (Back is disabled, the radios are one stop)
     pane.wait_for(lambda s: directory in s, 5)
     before = next(line for line in pane.capture().splitlines() if directory in line and "root" in line)
+    pane.send("End")  # the cursor to the end of the path, its text no longer selected
     pane.send("F1")
     pane.wait_for("Help: Welcome", 5)
     pane.send("Escape")
     screen = pane.wait_for(lambda s: "Help: Welcome" not in s and step_is(1, "Welcome")(s), 5)
     assert before in screen.splitlines(), "F1 left the directory as it was"
     assert "?" not in before
-    # The focus was in the field all along: ? is typed there (not help), and taken back.
-    time.sleep(0.5)  # the field gets the focus back (and selects its text) just after the dialog closes
-    pane.send("End", "?")
+    # The focus was in the field all along (its focus bar says so): ? is typed there (not help), after
+    # the path, and taken back.
+    focused = re.compile(r"▌\S*" + re.escape(directory))
+    pane.wait_for(lambda s: focused.search(s) is not None, 5)
+    pane.send("?")
     screen = pane.wait_for(lambda s: "mailcow-dockerized?" in s, 5)
     assert "Help: Welcome" not in screen
     pane.send("BSpace")

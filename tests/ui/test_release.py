@@ -156,6 +156,26 @@ async def test_03_f1_in_a_field_is_help_and_question_marks_are_not_a_directory(
         assert exim_session.mailcow_dir == type(exim_session.mailcow_dir)(before)
 
 
+async def test_03_closing_help_gives_the_field_back_as_it_was(exim_session: WizardSession) -> None:  # noqa: F811
+    """Back from Help the cursor is where it was: the next key adds to the path, never replaces it."""
+    app = WizardApp(exim_session)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, on_step(app, "welcome"), "welcome")
+        field = app.screen.query_one("#mailcow-dir")
+        before = field.value
+        field.focus()
+        await pilot.press("end")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: on_step(app, "welcome")() and app.focused is field, "the field again")
+        await pilot.press("x")
+        assert field.value == before + "x"
+        await pilot.press("tab", "shift+tab")
+        await wait_for(pilot, lambda: app.focused is field, "the field by Tab")
+        assert field.selected_text == field.value, "Tab into a field still selects its text"
+
+
 async def test_07_the_step_total_never_changes_after_the_checks(demo_session: WizardSession) -> None:  # noqa: F811
     demo_session.run_all_checks()
     demo_session.set_value("MAILCOW_HOSTNAME", "mx1.example.org")
