@@ -122,13 +122,16 @@ async def settle(pilot: Pilot[object], timeout: float = 15.0) -> None:
     """Wait until the screen's background work is done and nothing is left to draw (bounded)."""
     app = pilot.app
     deadline = time.monotonic() + timeout
-    await pilot.pause()
-    while time.monotonic() < deadline:
-        busy = [w for w in app.workers if w.is_running]
-        if not busy:
-            break
-        await asyncio.sleep(0.02)
-    await pilot.pause()
+    # A step may start its work a refresh or two after it is shown: idle only counts when it holds
+    # over a few pauses in a row (one idle moment right after mounting was seen to be too early).
+    idle = 0
+    while time.monotonic() < deadline and idle < 3:
+        await pilot.pause()
+        if any(w.is_running for w in app.workers):
+            idle = 0
+            await asyncio.sleep(0.02)
+        else:
+            idle += 1
     await pilot.wait_for_scheduled_animations()
     _steady_cursors(app)
     await pilot.pause()
