@@ -58,12 +58,17 @@ def test_json_keeps_the_exact_name(hostile_host: Path, tmp_path: Path) -> None:
     assert HOSTILE in json.loads(out.stdout)["checks"][0]["summary"]  # and exact once read
 
 
-async def test_wizard_shows_a_hostile_process_name_without_crashing(hostile_host: Path,
-                                                                   tmp_path: Path) -> None:
+def hostile_session(hostile_host: Path, tmp_path: Path) -> WizardSession:
+    """The wizard's session on the hostile host, with a checkout of today's compose file."""
     mdir = tmp_path / "mailcow-dockerized"
     mdir.mkdir()
     shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", mdir / "docker-compose.yml")
-    session = WizardSession(Context(Host(hostile_host, live=False), mdir, {}), environ=ENV)
+    return WizardSession(Context(Host(hostile_host, live=False), mdir, {}), environ=ENV)
+
+
+async def test_wizard_shows_a_hostile_process_name_without_crashing(hostile_host: Path,
+                                                                   tmp_path: Path) -> None:
+    session = hostile_session(hostile_host, tmp_path)
     app = WizardApp(session)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(8):
@@ -121,10 +126,7 @@ async def test_system_checks_table_and_pane_show_a_hostile_name_as_escapes(hosti
     on port 25 drawn with its escape, bell and bidi override as visible escapes, `[/x]` as text."""
     from textual.widgets import DataTable, Static
 
-    mdir = tmp_path / "mailcow-dockerized"
-    mdir.mkdir()
-    shutil.copy(MAILCOW_FIXTURES / "current" / "docker-compose.yml", mdir / "docker-compose.yml")
-    session = WizardSession(Context(Host(hostile_host, live=False), mdir, {}), environ=ENV)
+    session = hostile_session(hostile_host, tmp_path)
     app = WizardApp(session)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(4):

@@ -6,6 +6,7 @@ would see; the number in each name is the finding it reproduces.
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from mailcow_wizard.tui.app import WizardApp
@@ -131,14 +132,20 @@ async def test_02_ctrl_n_on_review_asks_first_with_the_changes(demo_session: Wiz
     assert demo_session.conf_path.is_file()
 
 
+async def directory_field(pilot: Pilot, app: WizardApp) -> Input:
+    """Welcome, with the focus in its mailcow directory field."""
+    await wait_for(pilot, on_step(app, "welcome"), "welcome")
+    field = app.screen.query_one("#mailcow-dir", Input)
+    field.focus()
+    return field
+
+
 async def test_03_f1_in_a_field_is_help_and_question_marks_are_not_a_directory(
         exim_session: WizardSession) -> None:  # noqa: F811
     app = WizardApp(exim_session)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, on_step(app, "welcome"), "welcome")
-        field = app.screen.query_one("#mailcow-dir")
+        field = await directory_field(pilot, app)
         before = field.value
-        field.focus()
         await pilot.press("f1")
         await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
         assert "? too, but only where no text field has the focus" in " ".join(
@@ -160,10 +167,8 @@ async def test_03_closing_help_gives_the_field_back_as_it_was(exim_session: Wiza
     """Back from Help the cursor is where it was: the next key adds to the path, never replaces it."""
     app = WizardApp(exim_session)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, on_step(app, "welcome"), "welcome")
-        field = app.screen.query_one("#mailcow-dir")
+        field = await directory_field(pilot, app)
         before = field.value
-        field.focus()
         await pilot.press("end")
         await pilot.press("f1")
         await wait_for(pilot, lambda: app.screen.id == "help-dialog", "help")
